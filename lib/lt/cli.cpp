@@ -1,0 +1,145 @@
+#include "lt/cli.hpp"
+
+#include "lt/error.hpp"
+#include "lt/h5.hpp"
+#include "lt/log.hpp"
+#include "lt/version.hpp"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <cstdio>
+#include <iostream>
+#include <new>
+#include <thread>
+
+namespace lt::cli {
+
+namespace {
+
+CommonOptions active_common;
+std::string active_command_line;
+
+std::string shell_quote(const std::string& word) {
+    if (!word.empty() && word.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+            std::string::npos)
+        return word;
+    std::string quoted = "'";
+    for (char c : word) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// Collapses CLI11's multi-line messages into one line.
+std::string one_line(std::string text) {
+    for (char& c : text)
+        if (c == '\n' || c == '\r') c = ' ';
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+int fail(int status, const std::string& what, const std::string& hint = {}) {
+    std::string line = log::tool() + ": error: " + one_line(what);
+    if (!hint.empty()) line += " (hint: " + hint + ")";
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return status;
+}
+
+// c10::Error::what() carries a backtrace; keep only the first message line.
+std::string torch_message(const c10::Error& error) {
+    std::string message = error.what_without_backtrace();
+    auto end = message.find('\n');
+    return end == std::string::npos ? message : message.substr(0, end);
+}
+
+}  // namespace
+
+void CommonOptions::add_to(CLI::App& app) {
+    app.add_flag("-q,--quiet", quiet, "Print nothing but data and errors");
+    app.add_flag("-v,--verbose", verbose, "Print more about what is done (repeatable)");
+    app.add_option("--threads", threads, "CPU threads (0 = all cores)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_flag("--hdf5-errors", hdf5_errors, "Print the HDF5 library's error stack too");
+}
+
+void CommonOptions::apply() const {
+    log::set_level(quiet ? 0 : 1 + verbose);
+    int count = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+    if (count < 1) count = 1;
+    at::set_num_threads(count);
+    if (!hdf5_errors) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+void OutputOption::add_to(CLI::App& app, const std::string& what) {
+    app.add_option("-o,--output", path, what)->required()->type_name("PATH");
+}
+
+void DeviceOption::add_to(CLI::App& app) {
+    app.add_option("--device", device, "Where tensors are computed (auto: cuda when available)")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+        ->capture_default_str();
+}
+
+void SeedOption::add_to(CLI::App& app) {
+    app.add_option("--seed", seed, "Random seed (same seed on CPU gives identical output)")
+        ->capture_default_str();
+}
+
+const CommonOptions& common() { return active_common; }
+const std::string& command_line() { return active_command_line; }
+
+int run_tool(int argc, char** argv, const ToolInfo& info,
+             const std::function<void(CLI::App&)>& setup, const std::function<void()>& run) {
+    log::set_tool(info.name);
+    // HDF5 prints its error stack unless told not to; --hdf5-errors re-enables it.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    for (int i = 0; i < argc; ++i)
+        active_command_line += (i ? " " : "") + shell_quote(argv[i]);
+
+    CLI::App app(info.summary, info.name);
+    app.set_version_flag("--version", fmt::format("{} {} (commit {})", info.name, version(), git_commit()));
+    std::string footer;
+    if (!info.examples.empty()) footer += "Examples:\n" + info.examples;
+    if (!info.see_also.empty()) footer += "\nSee also: " + info.see_also + "\n";
+    app.footer(footer);
+    app.get_formatter()->column_width(34);
+    try {
+        setup(app);
+        active_common.add_to(app);
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::CallForVersion&) {
+        std::cout << app.version() << "\n";
+        return 0;
+    } catch (const CLI::ParseError& error) {
+        return fail(2, error.what(), "see " + info.name + " --help");
+    }
+    try {
+        h5::install_cleanup_on_signals();
+        active_common.apply();
+        run();
+        std::fflush(stdout);
+        if (std::ferror(stdout)) return fail(1, "cannot write to standard output");
+        return 0;
+    } catch (const UsageError& error) {
+        return fail(2, error.what(), error.hint().empty() ? "see " + info.name + " --help" : error.hint());
+    } catch (const Error& error) {
+        return fail(1, error.what(), error.hint());
+    } catch (const c10::Error& error) {
+        return fail(1, torch_message(error));
+    } catch (const std::bad_alloc&) {
+        return fail(1, "out of memory");
+    } catch (const std::exception& error) {
+        return fail(1, error.what());
+    }
+}
+
+}  // namespace lt::cli

@@ -1,0 +1,34 @@
+// Messages on stderr, prefixed with the tool name ("lt-eval: ...").
+// stdout is reserved for data and reports; everything human goes here.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+
+namespace lt::log {
+
+// Set once by the tool's main (cli::run_tool).
+void set_tool(const std::string& name);
+const std::string& tool();
+// 0 = quiet, 1 = normal (default), 2+ = verbose.
+void set_level(int level);
+int level();
+
+void write(const std::string& line);
+
+template <class... Args>
+void info(fmt::format_string<Args...> format, Args&&... args) {
+    if (level() >= 1) write(fmt::format(format, std::forward<Args>(args)...));
+}
+template <class... Args>
+void verbose(fmt::format_string<Args...> format, Args&&... args) {
+    if (level() >= 2) write(fmt::format(format, std::forward<Args>(args)...));
+}
+// Warnings are shown even with --quiet.
+template <class... Args>
+void warn(fmt::format_string<Args...> format, Args&&... args) {
+    write("warning: " + fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace lt::log

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages lt needs, when missing, and builds it.
+#   scripts/setup.sh            # packages + Release build in ./build
+#   LT_BUILD_DIR=b scripts/setup.sh
+# Root runs apt-get directly; other users go through sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build pkg-config git
+  libtorch-dev libhdf5-dev hdf5-tools libcli11-dev libfmt-dev libopencv-dev doctest-dev zlib1g-dev
+  libopenblas0-openmp   # Debian's LibTorch otherwise multiplies matrices with the reference BLAS (~30x slower)
+  dataset-fashion-mnist # the embedded default data (IDX files)
+  python3 python3-numpy python3-h5py   # the independent reference of the tests
+  gnuplot-nox wordnet-dev              # plots and WordNet similarity of the reports
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+build=${LT_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "${LT_JOBS:-2}"
