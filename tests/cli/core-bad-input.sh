@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Bad input to the core tools (lt-protos, lt-attend, lt-ensemble, lt-eval,
+# lt-compat), DESIGN.md "CLI contract":
+#   data errors  -> exit 1, exactly one stderr line 'lt-<tool>: error: ...',
+#                   no output file (an existing output left untouched, no
+#                   temporary file left behind);
+#   bad/missing options -> exit 2 with a message on stderr.
+# The broken files come from tests/ref/gen.py bad (written with h5py).  Every
+# tool meets every kind of defect that applies to its inputs, spread over the
+# tools (each start of a LibTorch binary costs ~0.5 s, so not every pair is
+# tried).  Files without lt attributes are NOT bad input: readers infer the
+# type of a bare h5py export from its datasets (tests/pipeline/reference.sh).
+# LT_KEEP=1 keeps the work folder.
+set -u
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat
+. "$REF/jobs.sh"
+
+B=$WORK/bad
+O=$WORK/out
+mkdir -p "$O"
+"$PY" "$REF/gen.py" bad "$B" || { echo "FAIL: gen.py bad"; exit 1; }
+
+# expect STATUS [--in FILE] -- COMMAND...   (stdin from FILE, default /dev/null)
+# The argument X stands for a fresh output path.  STATUS 1: exactly one line
+# 'lt-<tool>: error: ' on stderr, and no output (the -o or --predictions
+# argument) afterwards.  STATUS 2: a usage error with a message on stderr.
+expect() {
+  local want=$1; shift
+  local in=/dev/null args=() outs=() prev="" a rc=0 tool id
+  if [ "$1" = --in ]; then in=$2; shift 2; fi
+  [ "$1" = -- ] && shift
+  id=$BASHPID.$RANDOM$RANDOM
+  for a in "$@"; do
+    [ "$a" = X ] && a=$O/x.$id.h5
+    case $prev in -o|--output|--predictions) [ "$a" != - ] && outs+=("$a") ;; esac
+    args+=("$a"); prev=$a
+  done
+  tool=$(basename "${args[0]}")
+  local out=$WORK/err/$id.out err=$WORK/err/$id.err
+  "${args[@]}" >"$out" 2>"$err" <"$in" || rc=$?
+  if [ $rc -ne "$want" ]; then
+    fail "expected exit $want, got $rc: ${args[*]} :: $(head -c 300 "$err")"
+    return
+  fi
+  if [ "$want" = 1 ]; then
+    if [ "$(wc -l <"$err")" -ne 1 ] || ! grep -q "^$tool: error: " "$err"; then
+      fail "expected exactly one line '$tool: error: ...' on stderr: ${args[*]} :: $(head -c 300 "$err")"
+    fi
+  elif ! [ -s "$err" ]; then
+    fail "usage error without a message on stderr: ${args[*]}"
+  fi
+  for a in "${outs[@]}"; do
+    [ -e "$a" ] && fail "output $a exists after a failed run: ${args[*]}"
+  done
+  return 0
+}
+bad()   { job expect 1 "$@"; }
+usage() { job expect 2 "$@"; }
+
+F=$B/good_feats.h5 C=$B/good_clf.h5 P=$B/good_protos.h5
+NOPE=$WORK/does-not-exist.h5
+
+# ------------------------------------------- input checks every tool shares
+# missing, not HDF5, HDF5 without anything lt reads, unknown lt_type, newer
+# schema version
+for f in "$NOPE" "$B/not_hdf5.h5" "$B/no_schema.h5" "$B/type_banana.h5" "$B/feats_v2.h5"; do
+  bad -- lt-protos "$f" -o X
+done
+bad -- lt-eval "$NOPE" "$C" --predictions X
+bad -- lt-eval "$B/feats_v2.h5" "$C" --predictions X
+bad -- lt-eval "$F" "$C" "$B/not_hdf5.h5"
+bad -- lt-eval "$F" "$B/type_banana.h5"
+bad -- lt-attend --classifier "$NOPE" --protos "$P" -o X
+bad -- lt-attend --classifier "$B/clf_v2.h5" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/not_hdf5.h5" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/no_schema.h5" -o X
+bad -- lt-ensemble "$C" "$NOPE" -o X
+bad -- lt-ensemble "$C" "$B/type_banana.h5" -o X
+bad -- lt-ensemble "$B/clf_v2.h5" "$C" -o X
+bad -- lt-compat --classifier "$B/not_hdf5.h5" --protos "$P" --mismatch
+bad -- lt-compat --classifier "$B/clf_v2.h5" --protos "$P" --mismatch
+bad -- lt-compat --classifier "$C" --protos "$NOPE" --sharpness
+# not HDF5, or nothing, on stdin
+bad --in "$B/not_hdf5.h5" -- lt-protos - -o X
+bad --in /dev/null -- lt-eval - "$C"
+# unreadable (meaningless as root: root reads anything)
+if [ "$(id -u)" != 0 ]; then
+  cp "$F" "$O/unreadable.h5"; cp "$C" "$O/unreadable_clf.h5"
+  chmod 000 "$O/unreadable.h5" "$O/unreadable_clf.h5"
+  bad -- lt-protos "$O/unreadable.h5" -o X
+  bad -- lt-eval "$O/unreadable.h5" "$C"
+  bad -- lt-attend --classifier "$O/unreadable_clf.h5" --protos "$P" -o X
+  bad -- lt-ensemble "$C" "$O/unreadable_clf.h5" -o X
+  bad -- lt-compat --classifier "$O/unreadable_clf.h5" --protos "$P" --mismatch
+else
+  echo "note: running as root, unreadable-file cases skipped"
+fi
+
+# ------------------------------------------- wrong lt_type for the role
+bad -- lt-protos "$C" -o X
+bad -- lt-attend --classifier "$F" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$C" -o X
+bad -- lt-ensemble "$C" "$F" -o X
+bad -- lt-eval "$C" "$C"
+bad -- lt-compat --classifier "$C" --protos "$F" --mismatch
+
+# ------------------------------------------- missing dataset
+bad -- lt-protos "$B/feats_no_labels.h5" -o X
+bad -- lt-eval "$B/feats_no_features.h5" "$C"
+bad -- lt-attend --classifier "$B/clf_no_counts.h5" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/protos_no_counts.h5" -o X
+bad -- lt-ensemble "$C" "$B/clf_no_weights.h5" -o X
+
+# ------------------------------------------- shape mismatch
+bad -- lt-protos "$B/feats_short_labels.h5" -o X
+bad -- lt-eval "$B/feats_1d.h5" "$C"
+bad -- lt-attend --classifier "$B/clf_short_ids.h5" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/protos_short_counts.h5" -o X
+bad -- lt-eval "$F" "$B/clf_short_counts.h5"
+bad -- lt-compat --classifier "$B/clf_short_ids.h5" --protos "$P" --sharpness
+
+# ------------------------------------------- dimension mismatch between files
+bad -- lt-attend --classifier "$B/clf_dim_plus1.h5" --protos "$P" -o X
+bad -- lt-ensemble "$C" "$B/clf_dim_plus1.h5" -o X
+bad -- lt-eval "$B/feats_dim_plus1.h5" "$C" --predictions X
+bad -- lt-compat --classifier "$C" --protos "$B/protos_dim_plus1.h5" --mismatch
+# ensemble members that disagree (dimension, class ids) inside one file
+bad -- lt-eval "$F" "$B/ens_other_dim.h5"
+bad -- lt-ensemble "$B/ens_other_ids.h5" "$C" -o X
+
+# ------------------------------------------- NaN / Inf
+bad -- lt-protos "$B/feats_nan.h5" -o X
+bad -- lt-eval "$B/feats_inf.h5" "$C" --predictions X
+bad -- lt-attend --classifier "$B/clf_nan.h5" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/protos_nan.h5" -o X
+bad -- lt-ensemble "$C" "$B/clf_inf.h5" -o X
+bad -- lt-eval "$F" "$B/protos_nan.h5"
+bad -- lt-compat --classifier "$B/clf_nan.h5" --protos "$P" --sharpness
+
+# ------------------------------------------- empty features (N = 0)
+bad -- lt-protos "$B/feats_empty.h5" -o X
+bad -- lt-eval "$B/feats_empty.h5" "$C" --predictions X
+
+# ------------------------------------------- --counts lacking a test label
+bad -- lt-eval "$F" "$C" --counts "$B/counts_lacking.h5" --predictions X
+
+# ------------------------------------------- duplicate class ids
+bad -- lt-attend --classifier "$B/clf_dup_ids.h5" --protos "$P" -o X
+bad -- lt-attend --classifier "$C" --protos "$B/protos_dup_ids.h5" -o X
+bad -- lt-eval "$F" "$B/clf_dup_ids.h5"
+bad -- lt-compat --classifier "$C" --protos "$B/protos_dup_ids.h5" --mismatch
+
+# ------------------------------------------- usage errors: exit 2
+for t in lt-protos lt-attend lt-ensemble lt-eval lt-compat; do
+  usage -- $t
+done
+usage -- lt-protos "$F" -o X --no-such-option
+usage -- lt-eval "$F" "$C" --no-such-option
+usage -- lt-protos "$F" "$F" -o X
+usage -- lt-attend --classifier "$C" -o X
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --mode q2q
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --terms kt,x
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --terms ""
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --tau
+usage -- lt-ensemble "$C" -o X
+usage -- lt-eval "$F"
+usage -- lt-eval "$F" "$C" --format xml
+usage -- lt-eval "$F" "$C" "$C" --names only-one
+usage -- lt-compat --protos "$P" --mismatch
+usage -- lt-compat --classifier "$C" --protos "$P" --neighbours abc
+barrier
+
+# ------------------------------------------- an existing output survives a failed run
+echo precious >"$O/keep.h5"
+for cmd in "lt-protos $B/feats_nan.h5 -o $O/keep.h5" \
+           "lt-attend --classifier $B/clf_nan.h5 --protos $P -o $O/keep.h5" \
+           "lt-ensemble $C $B/clf_other_ids.h5 -o $O/keep.h5"; do
+  rc=0; $cmd >/dev/null 2>&1 || rc=$?
+  NJOB=$((NJOB + 1))
+  [ $rc = 1 ] || fail "expected exit 1, got $rc: $cmd"
+  echo precious | cmp -s - "$O/keep.h5" || { fail "existing output replaced by a failed run: $cmd"; echo precious >"$O/keep.h5"; }
+done
+left=$(ls -A "$O" | grep -v -E '^(keep\.h5|unreadable.*\.h5)$')
+[ -z "$left" ] && [ -z "$(ls -A "$B" | grep -i tmp)" ] ||
+  fail "files left behind by failed runs: $(echo $left)"
+
+report core-bad-input.sh "every bad input is refused as the contract says"
