@@ -131,8 +131,9 @@ job run "sharpness $O/sharpness.txt $D/clf.h5 $P" -- \
 job run "neighbours $O/neigh.txt $D/clf.h5 $P 5" -- \
   lt-compat --classifier "$D/clf.h5" --protos "$P" --neighbours 5 >"$O/neigh.txt"
 C1=$(cut -d' ' -f1 "$D/meta.txt" | sed -n 3p)
-job run "neighbours $O/neigh1.txt $D/clf.h5 $P 3 --class $C1" -- \
-  lt-compat --classifier "$D/clf.h5" --protos "$P" --neighbours 3 --class "$C1" >"$O/neigh1.txt"
+job run "neighbours $O/neigh1.txt $D/clf.h5 $P 3 --class $C1 --tau 4 --names $D/classes.txt" -- \
+  lt-compat --classifier "$D/clf.h5" --protos "$P" --neighbours 3 --class "$C1" --tau 4 \
+  --class-names "$D/classes.txt" >"$O/neigh1.txt"
 job pipe "mismatch $O/mismatch_old.txt $D/clf_old.h5 $P" -- \
   "lt-protos '$D/train.h5' -o - | lt-compat --classifier '$D/clf_old.h5' --protos - --mismatch >'$O/mismatch_old.txt'"
 job pipe "eval-tsv $O/pipe.tsv $D/test.h5 $O/a_p2w_k20_kt-p-w.h5 --no-names" -- \
@@ -153,8 +154,8 @@ job pipe "ensemble $O/ens_nested.h5 $D/test.h5 $O/ens.h5 $O/a_w2p_k20_kt-p-w.h5"
 
 # ---------------------------------------------------------------- lt-eval
 # the old classifier lacks the new classes: their test samples are errors
-job run "eval-json $O/old.json $D/test.h5 $D/clf_old.h5 $O/c_k20.h5 --counts $P" -- \
-  lt-eval "$D/test.h5" "$D/clf_old.h5" "$O/c_k20.h5" --counts "$P" --format json >"$O/old.json"
+job run "eval-json $O/old.json $D/test.h5 $D/clf_old.h5 $O/c_k20.h5 --counts $D/train.h5" -- \
+  lt-eval "$D/test.h5" "$D/clf_old.h5" "$O/c_k20.h5" --counts "$D/train.h5" --format json >"$O/old.json"
 job run "eval-tsv $O/old.tsv $D/test.h5 $D/clf_old.h5 --names old ;; predictions $O/pred_old.h5 $D/test.h5 $D/clf_old.h5" -- \
   lt-eval "$D/test.h5" "$D/clf_old.h5" --format tsv --names old --predictions "$O/pred_old.h5" >"$O/old.tsv"
 # a group with no classes prints nan; features from stdin

@@ -17,7 +17,7 @@ Checks (paths are files; options after the positional arguments):
   predictions OUT.h5 FEATS.h5 CLF [--within-group] [--counts F]
   mismatch OUT.txt CLF PROTOS
   sharpness OUT.txt CLF PROTOS
-  neighbours OUT.txt CLF PROTOS N [--class ID] [--tau T]
+  neighbours OUT.txt CLF PROTOS N [--class ID] [--tau T] [--names CLASSES.txt]
 
 Tolerances: 1e-5 absolute on weights/probabilities/cosines, 1e-4 on
 percentages.  Exit 0 when every check agrees, 1 otherwise.
@@ -311,6 +311,16 @@ def c_neighbours(a):
     if not lines or lines[0][:4] != ["class_id", "rank", "neighbour_id", "score"]:
         fail("header %r, expected 'class_id\\trank\\tneighbour_id\\tscore'" % (lines[:1],))
     rows = lines[1:]
+    if a.names:  # --class-names: line i names class id i
+        with open(a.names) as f:
+            names = [l.strip() for l in f]
+        if lines[0][4:] != ["class_name", "neighbour_name"]:
+            fail("header %r lacks class_name, neighbour_name" % (lines[0],))
+        for r in rows:
+            want = [names[int(r[0])], names[int(r[2])]]
+            if r[4:6] != want:
+                fail("row %r: names %r, expected %r" % (r, r[4:6], want))
+        rows = [r[:4] for r in rows]
     if len(rows) != len(ref):
         fail("%d rows, reference %d" % (len(rows), len(ref)))
     got = sorted((int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows)
@@ -357,6 +367,7 @@ def parser():
     p = sub.add_parser("neighbours"); p.add_argument("out"); p.add_argument("clf")
     p.add_argument("protos"); p.add_argument("n", type=int)
     p.add_argument("--class", dest="cls", type=int); p.add_argument("--tau", type=float, default=10.0)
+    p.add_argument("--names", help="the --class-names file given to lt-compat")
     p.set_defaults(fn=c_neighbours)
     return ap
 

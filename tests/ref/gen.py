@@ -15,6 +15,7 @@
       DIR/protos_h5py.h5  prototypes computed in numpy, f64, rows in shuffled order
       DIR/model.h5   model file whose /classifier group is clf.h5's classifier
       DIR/new_ids.txt  the new class ids, comma-separated
+      DIR/classes.txt  one name a line for class ids 0..max (WordNet-like)
       DIR/meta.txt   class ids and train counts, one "id count" a line
   gen.py bad DIR
       broken files for the bad-input tests (see cmd_bad() below).
@@ -198,6 +199,9 @@ def cmd_data(a):
                                "f32-chunked-vlen", "vlen")
     with open(J("new_ids.txt"), "w") as f:
         f.write(",".join(str(d["ids"][i]) for i in few) + "\n")
+    with open(J("classes.txt"), "w") as f:  # line i: the name of class id i
+        for c in range(int(d["ids"].max()) + 1):
+            f.write("n%08d_class%d\n" % (c * 7919 % 10**8, c))
     with open(J("meta.txt"), "w") as f:
         for c, n in zip(d["ids"], d["counts"]):
             f.write("%d %d\n" % (c, n))

@@ -379,11 +379,15 @@ def load_features(path):
 
 def load_counts(path):
     """--counts FILE: class id -> count from a classifier (/class_counts),
-    prototypes (/counts) or the first member of an ensemble."""
+    prototypes (/counts), the first member of an ensemble, or train features
+    (samples per label, -1 skipped)."""
     with h5py.File(path, "r") as f:
         t = attr(f, "lt_type")
         if t == "prototypes":
             return dict(zip(f["class_ids"][()].tolist(), f["counts"][()].tolist()))
+        if t == "features":
+            ids, n = np.unique(f["labels"][()], return_counts=True)
+            return {int(c): int(k) for c, k in zip(ids, n) if c >= 0}
     m = load_classifier(path)[0]
     return m.counts_by_id()
 
