@@ -189,10 +189,10 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--protos", protos, "Prototypes file (lt-protos); '-' = stdin")->required()->type_name("FILE");
     output.add_to(app, "Composed classifier to write ('-' = stdout)");
     app.add_option("-k", settings.k, "Source classes are those with more than K training samples")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--tau", settings.tau, "Attention temperature (a multiplier of the cosine)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--mode", settings.mode, "Query and key/value roles: prototype->classifier, ...")
         ->check(CLI::IsMember({"p2w", "w2p", "w2w", "p2p"}))

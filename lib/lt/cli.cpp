@@ -56,11 +56,28 @@ std::string torch_message(const c10::Error& error) {
 
 }  // namespace
 
+namespace {
+CLI::Validator number_check(const char* name, bool (*accept)(double), const char* requirement) {
+    return CLI::Validator(
+        [accept, requirement](std::string& text) -> std::string {
+            double value = 0;
+            if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
+            if (!accept(value)) return std::string("must be ") + requirement + ", got " + text;
+            return {};
+        },
+        "", name);
+}
+}  // namespace
+
+const CLI::Validator NonNegative =
+    number_check("NONNEGATIVE", [](double value) { return value >= 0; }, ">= 0");
+const CLI::Validator Positive = number_check("POSITIVE", [](double value) { return value > 0; }, "> 0");
+
 void CommonOptions::add_to(CLI::App& app) {
     app.add_flag("-q,--quiet", quiet, "Print nothing but data and errors");
     app.add_flag("-v,--verbose", verbose, "Print more about what is done (repeatable)");
     app.add_option("--threads", threads, "CPU threads (0 = all cores)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(NonNegative)
         ->capture_default_str();
     app.add_flag("--hdf5-errors", hdf5_errors, "Print the HDF5 library's error stack too");
 }

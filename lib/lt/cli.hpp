@@ -55,6 +55,11 @@ struct SeedOption {
     void add_to(CLI::App& app);
 };
 
+// Number checks with short messages ("must be >= 0, got -3"); CLI11's own
+// print the whole double range.
+extern const CLI::Validator NonNegative;
+extern const CLI::Validator Positive;
+
 // The common options of the running tool (after parsing), for provenance.
 const CommonOptions& common();
 

@@ -93,13 +93,13 @@ void Options::add_to(CLI::App& app) {
     app.add_flag("--mismatch", mismatch, "Count classes whose prototype is closest to another class's classifier");
     app.add_flag("--sharpness", sharpness, "Mean sorted cosine similarity of prototypes to classifier rows, by rank");
     app.add_option("--neighbours", neighbours, "For each class, the N classes with the highest p->w attention (k = 0)")
-        ->check(CLI::PositiveNumber)
+        ->check(cli::Positive)
         ->type_name("N");
-    app.add_option("--class", class_id, "With --neighbours: only this class id")->check(CLI::NonNegativeNumber);
+    app.add_option("--class", class_id, "With --neighbours: only this class id")->check(cli::NonNegative);
     app.add_option("--class-names", class_names, "classes.txt (one name per class id) for --neighbours")
         ->type_name("FILE");
     app.add_option("--tau", tau, "Attention temperature for --neighbours")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
 }
 

@@ -278,10 +278,10 @@ void Options::add_to(CLI::App& app) {
                    "File whose class counts define the groups (prototypes, classifier, model or train features)")
         ->type_name("FILE");
     app.add_option("--many", settings.many, "Many-shot classes have more than this many training samples")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--few", settings.few, "Few-shot classes have fewer than this many training samples")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--format", format, "Output format (tsv, csv and json at full precision)")
         ->check(CLI::IsMember({"table", "tsv", "csv", "json", "markdown"}))
