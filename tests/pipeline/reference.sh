@@ -21,6 +21,8 @@ D=$WORK/data
 O=$WORK/out
 M=$WORK/manifest            # checks for check.py, one a line
 mkdir -p "$O"
+# the reference itself first, on its hand-computed case
+"$PY" "$REF/selftest.py" >"$WORK/selftest.out" || { cat "$WORK/selftest.out"; echo "FAIL: ltref selftest"; exit 1; }
 "$PY" "$REF/gen.py" data "$D" || { echo "FAIL: gen.py"; exit 1; }
 
 # run CHECK -- COMMAND...: the tool must succeed with an empty stderr; then
