@@ -112,8 +112,10 @@ for k in 20 100; do
   job run "attend $O/c_k$k.h5 $D/clf_old.h5 $P -k $k --continual" -- \
     lt-attend --classifier "$D/clf_old.h5" --protos "$P" -k $k --continual -o "$O/c_k$k.h5"
 done
-job run "attend $O/c_p2p.h5 $D/clf_old.h5 $D/protos_h5py.h5 --mode p2p -k 0 --continual" -- \
-  lt-attend --classifier "$D/clf_old.h5" --protos "$D/protos_h5py.h5" --mode p2p -k 0 --continual -o "$O/c_p2p.h5"
+# k=4 keeps the new class with 5 samples and drops the two with 4 (their n_j
+# comes from the prototypes' counts)
+job run "attend $O/c_p2p.h5 $D/clf_old.h5 $D/protos_h5py.h5 --mode p2p -k 4 --continual" -- \
+  lt-attend --classifier "$D/clf_old.h5" --protos "$D/protos_h5py.h5" --mode p2p -k 4 --continual -o "$O/c_p2p.h5"
 job run "attend $O/c_terms.h5 $D/clf_old.h5 $P -k 20 --terms p" -- \
   lt-attend --classifier "$D/clf_old.h5" --protos "$P" -k 20 --terms p -o "$O/c_terms.h5"
 job pipe "attend $O/pipe_c.h5 $D/clf_old.h5 $P -k 20 --continual" -- \
