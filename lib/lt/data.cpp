@@ -204,7 +204,9 @@ void log_class_summary(const std::string& what, const std::vector<std::int64_t>&
     for (std::size_t first = 0; first < class_counts.size(); first += kPerLine) {
         std::string line;
         for (std::size_t label = first; label < std::min(first + kPerLine, class_counts.size()); ++label) {
-            bool named = label < class_names.size() && class_names.size() <= kPerLine;
+            // Names help for a handful of classes, unless they are the labels themselves.
+            bool named = label < class_names.size() && class_names.size() <= kPerLine &&
+                         class_names[label] != std::to_string(label);
             line += fmt::format("{}{}{}:{}", line.empty() ? "" : " ", label,
                                 named ? fmt::format(" ({})", class_names[label]) : std::string(), class_counts[label]);
         }

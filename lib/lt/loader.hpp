@@ -30,7 +30,7 @@ namespace lt {
 struct LoaderOptions {
     int batch_size = 64;
     int workers = 0;           // decoding threads; 0 = all cores
-    int prefetch_batches = 4;  // batches decoded ahead of the one being used
+    int prefetch_batches = 2;  // batches decoded ahead of the one being used
     bool drop_last = false;    // drop a last, smaller batch
     std::uint64_t seed = 0;
 };

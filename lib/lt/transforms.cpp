@@ -21,6 +21,99 @@ int center_offset(int extent, int crop_extent) {
     return python_round((extent - crop_extent) / 2.0);
 }
 
+// ---- PIL's bilinear resampling (Pillow, libImaging/Resample.c) ----------
+// Rewritten so that resized pixels equal those of torchvision's PIL-based
+// transforms: a triangle filter whose support widens with the shrink factor
+// (antialiasing), coefficients in 22-bit fixed point, a horizontal pass over
+// the rows the vertical pass needs, then the vertical pass, each rounding to
+// 8 bits.
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct ResampleAxis {
+    int kernel_size = 0;
+    std::vector<int> first, count;      // source range of each output pixel
+    std::vector<std::int32_t> weights;  // kernel_size per output pixel, fixed point
+};
+
+ResampleAxis resample_axis(int in_size, int out_size) {
+    const double scale = static_cast<double>(in_size) / out_size;
+    const double filter_scale = std::max(scale, 1.0);
+    const double support = 1.0 * filter_scale;  // bilinear: support 1
+    ResampleAxis axis;
+    axis.kernel_size = static_cast<int>(std::ceil(support)) * 2 + 1;
+    axis.first.resize(out_size);
+    axis.count.resize(out_size);
+    axis.weights.assign(static_cast<std::size_t>(out_size) * axis.kernel_size, 0);
+    std::vector<double> kernel(axis.kernel_size);
+    for (int out = 0; out < out_size; ++out) {
+        const double center = (out + 0.5) * scale;
+        int low = std::max(static_cast<int>(center - support + 0.5), 0);
+        int high = std::min(static_cast<int>(center + support + 0.5), in_size);
+        int count = high - low;
+        double total = 0;
+        for (int i = 0; i < count; ++i) {
+            double x = std::abs((i + low - center + 0.5) / filter_scale);
+            kernel[i] = x < 1.0 ? 1.0 - x : 0.0;
+            total += kernel[i];
+        }
+        for (int i = 0; i < count; ++i) {
+            double weight = total != 0.0 ? kernel[i] / total : kernel[i];
+            axis.weights[static_cast<std::size_t>(out) * axis.kernel_size + i] = static_cast<std::int32_t>(
+                weight < 0 ? -0.5 + weight * (1 << kPrecisionBits) : 0.5 + weight * (1 << kPrecisionBits));
+        }
+        axis.first[out] = low;
+        axis.count[out] = count;
+    }
+    return axis;
+}
+
+inline std::uint8_t clip8(std::int32_t value) {
+    if (value >= (1 << kPrecisionBits << 8)) return 255;
+    if (value <= 0) return 0;
+    return static_cast<std::uint8_t>(value >> kPrecisionBits);
+}
+
+cv::Mat pil_bilinear_resize(const cv::Mat& image, int height, int width) {
+    const ResampleAxis across = resample_axis(image.cols, width), down = resample_axis(image.rows, height);
+    const bool horizontal = width != image.cols, vertical = height != image.rows;
+    // The horizontal pass covers only the source rows the vertical one reads.
+    const int row_first = down.first.front(), row_last = down.first.back() + down.count.back();
+    cv::Mat source = image;
+    int row_offset = 0;
+    if (horizontal) {
+        cv::Mat pass(row_last - row_first, width, CV_8UC3);
+        for (int y = 0; y < pass.rows; ++y) {
+            const auto* in = image.ptr<cv::Vec3b>(y + row_first);
+            auto* out = pass.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < width; ++x) {
+                const std::int32_t* weight = &across.weights[static_cast<std::size_t>(x) * across.kernel_size];
+                std::int32_t sums[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
+                for (int i = 0; i < across.count[x]; ++i)
+                    for (int c = 0; c < 3; ++c) sums[c] += in[across.first[x] + i][c] * weight[i];
+                out[x] = cv::Vec3b(clip8(sums[0]), clip8(sums[1]), clip8(sums[2]));
+            }
+        }
+        source = pass;
+        row_offset = row_first;
+    }
+    if (!vertical) return source;
+    cv::Mat result(height, width, CV_8UC3);
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(width) * 3);
+    for (int y = 0; y < height; ++y) {
+        const std::int32_t* weight = &down.weights[static_cast<std::size_t>(y) * down.kernel_size];
+        std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+        // Row by row, so the source is read in memory order.
+        for (int i = 0; i < down.count[y]; ++i) {
+            const auto* in = source.ptr<std::uint8_t>(down.first[y] + i - row_offset);
+            for (std::size_t k = 0; k < sums.size(); ++k) sums[k] += in[k] * weight[i];
+        }
+        auto* out = result.ptr<std::uint8_t>(y);
+        for (std::size_t k = 0; k < sums.size(); ++k) out[k] = clip8(sums[k]);
+    }
+    return result;
+}
+
 void check_rgb8(const cv::Mat& image, const char* what) {
     if (image.type() != CV_8UC3 || image.empty())
         throw Error(fmt::format("{}: expected a non-empty 8-bit RGB image", what));
@@ -71,8 +164,9 @@ cv::Mat crop(const cv::Mat& image, const CropBox& box) {
 
 cv::Mat resize_to(const cv::Mat& image, int height, int width) {
     if (image.rows == height && image.cols == width) return image;
-    bool shrinking = height < image.rows && width < image.cols;
+    if (image.type() == CV_8UC3) return pil_bilinear_resize(image, height, width);
     cv::Mat resized;
+    bool shrinking = height < image.rows && width < image.cols;
     cv::resize(image, resized, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
     return resized;
 }

@@ -35,8 +35,9 @@ CropBox center_crop_box(int height, int width, int crop_height, int crop_width);
 // The pixels of box (zero outside the image).
 cv::Mat crop(const cv::Mat& image, const CropBox& box);
 
-// Resizes to height x width, bilinear (area averaging when shrinking, which
-// approximates torchvision's antialiasing). Returns the image itself,
+// Resizes to height x width with PIL's bilinear filter (antialiased when
+// shrinking), so 8-bit RGB images get the same pixels as torchvision's
+// PIL-based Resize; other types use OpenCV. Returns the image itself,
 // unresampled, when it already has that size.
 cv::Mat resize_to(const cv::Mat& image, int height, int width);
 
@@ -51,10 +52,11 @@ cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng);
 cv::Mat pad_and_random_crop(const cv::Mat& image, int size, int padding, Rng& rng);
 cv::Mat horizontal_flip(const cv::Mat& image);
 
-// torchvision ColorJitter without hue, on a float RGB image in [0, 1]
-// (CV_32FC3), in place: brightness, contrast and saturation factors drawn
-// uniformly from [max(0, 1 - x), 1 + x], applied in a random order, each
-// step clamped to [0, 1].
+// torchvision ColorJitter without hue, as its tensor implementation does it,
+// on a float RGB image in [0, 1] (CV_32FC3), in place: brightness, contrast
+// and saturation factors drawn uniformly from [max(0, 1 - x), 1 + x],
+// applied in a random order, each step clamped to [0, 1] (no rounding to
+// 8 bits between steps, unlike the PIL path).
 struct ColorJitter {
     double brightness = 0, contrast = 0, saturation = 0;
     bool enabled() const { return brightness > 0 || contrast > 0 || saturation > 0; }

@@ -275,3 +275,40 @@ TEST_CASE("PNG check: sound files of every kind OpenCV writes pass, damaged ones
     std::string no_end(png.begin(), png.end() - 12);  // without IEND
     CHECK_THROWS_AS(lt::decode_image_rgb(no_end, "e.png"), lt::Error);
 }
+
+TEST_CASE("resizing uses PIL's bilinear filter: antialiased when shrinking (hand-computed)") {
+    // Shrinking 4 -> 2: scale 2, the triangle filter is 2 pixels wide each side.
+    // Output 0 centres at 1.0 and weighs pixels 0, 1, 2 by 3/7, 3/7, 1/7;
+    // output 1 centres at 3.0 and weighs pixels 1, 2, 3 by 1/7, 3/7, 3/7.
+    const uchar row[4] = {0, 100, 200, 40};
+    cv::Mat wide(1, 4, CV_8UC3), tall(4, 1, CV_8UC3);
+    for (int i = 0; i < 4; ++i) {
+        wide.at<cv::Vec3b>(0, i) = cv::Vec3b(row[i], row[i], 255 - row[i]);
+        tall.at<cv::Vec3b>(i, 0) = cv::Vec3b(row[i], row[i], 255 - row[i]);
+    }
+    cv::Mat narrow = lt::resize_to(wide, 1, 2);
+    CHECK(narrow.at<cv::Vec3b>(0, 0)[0] == 71);   // 500 / 7 = 71.4
+    CHECK(narrow.at<cv::Vec3b>(0, 1)[0] == 117);  // 820 / 7 = 117.1
+    CHECK(narrow.at<cv::Vec3b>(0, 0)[2] == 184);  // (255 * 7 - 500) / 7 = 183.6
+    cv::Mat short_one = lt::resize_to(tall, 2, 1);
+    CHECK(short_one.at<cv::Vec3b>(0, 0)[1] == 71);
+    CHECK(short_one.at<cv::Vec3b>(1, 0)[1] == 117);
+
+    // Growing 2 -> 4: plain bilinear, edge pixels replicated: 0, 25, 75, 100.
+    cv::Mat pair(1, 2, CV_8UC3);
+    pair.at<cv::Vec3b>(0, 0) = cv::Vec3b(0, 0, 0);
+    pair.at<cv::Vec3b>(0, 1) = cv::Vec3b(100, 100, 100);
+    cv::Mat grown = lt::resize_to(pair, 1, 4);
+    CHECK(grown.at<cv::Vec3b>(0, 0)[0] == 0);
+    CHECK(grown.at<cv::Vec3b>(0, 1)[0] == 25);
+    CHECK(grown.at<cv::Vec3b>(0, 2)[0] == 75);
+    CHECK(grown.at<cv::Vec3b>(0, 3)[0] == 100);
+
+    // Both axes: separable, so a 2x2 checker grows to the outer product.
+    cv::Mat square(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
+    square.at<cv::Vec3b>(1, 1) = cv::Vec3b(160, 160, 160);
+    cv::Mat big = lt::resize_to(square, 4, 4);
+    CHECK(big.at<cv::Vec3b>(3, 3)[0] == 160);
+    CHECK(big.at<cv::Vec3b>(1, 1)[0] == 10);   // 160 * 1/4 * 1/4
+    CHECK(big.at<cv::Vec3b>(2, 3)[0] == 120);  // 160 * 3/4 * 1
+}
