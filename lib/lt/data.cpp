@@ -416,16 +416,19 @@ void Options::add_to(CLI::App& app) {
     app.require_subcommand(1);
     // Lets the common options (-q, -v, ...) come after the subcommand.
     app.fallthrough();
-    auto add = [&](const char* name, const char* summary, auto& options, void (*run)(const std::decay_t<decltype(options)>&)) {
+    auto add = [&](const char* name, const char* summary, auto& options, std::function<void()> run) {
         CLI::App* command = app.add_subcommand(name, summary);
         options.add_to(*command);
-        commands_.emplace_back(command, [run, &options] { run(options); });
+        commands_.emplace_back(command, std::move(run));
     };
     add("fashion-mnist", "Build Fashion-MNIST-LT (PNGs, train/val/test lists, classes.txt) from the IDX files",
-        fashion_mnist, run_fashion_mnist);
-    add("subsample", "Subsample a list file to an exponential long-tail profile", subsample, run_subsample);
-    add("folder", "List an ImageFolder tree (one folder per class, sorted names = labels 0..C-1)", folder, run_folder);
-    add("check", "Decode every image of a list file; report the first that fails", check, run_check);
+        fashion_mnist, [this] { run_fashion_mnist(fashion_mnist); });
+    add("subsample", "Subsample a list file to an exponential long-tail profile", subsample,
+        [this] { run_subsample(subsample); });
+    add("folder", "List an ImageFolder tree (one folder per class, sorted names = labels 0..C-1)", folder,
+        [this] { run_folder(folder); });
+    add("check", "Decode every image of a list file; report the first that fails", check,
+        [this] { run_check(check); });
 }
 
 void Options::run() const {

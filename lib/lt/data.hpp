@@ -93,7 +93,12 @@ struct CheckOptions {
 void run_check(const CheckOptions& options);
 
 // All subcommands: registers them on the tool's app, and runs the chosen one.
+// Not copyable: the registered commands point into this object.
 struct Options {
+    Options() = default;
+    Options(const Options&) = delete;
+    Options& operator=(const Options&) = delete;
+
     FashionMnistOptions fashion_mnist;
     SubsampleOptions subsample;
     FolderOptions folder;
