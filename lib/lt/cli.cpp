@@ -5,8 +5,6 @@
 #include "lt/log.hpp"
 #include "lt/version.hpp"
 
-#include <ATen/Parallel.h>
-#include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <hdf5.h>
 
@@ -47,12 +45,13 @@ int fail(int status, const std::string& what, const std::string& hint = {}) {
     return status;
 }
 
-// c10::Error::what() carries a backtrace; keep only the first message line.
-std::string torch_message(const c10::Error& error) {
-    std::string message = error.what_without_backtrace();
+// LibTorch's errors carry a backtrace after the message: keep the first line.
+std::string first_line(const std::string& message) {
     auto end = message.find('\n');
     return end == std::string::npos ? message : message.substr(0, end);
 }
+
+ThreadCountHook thread_count_hook = nullptr;
 
 }  // namespace
 
@@ -86,7 +85,7 @@ void CommonOptions::apply() const {
     log::set_level(quiet ? 0 : 1 + verbose);
     int count = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
     if (count < 1) count = 1;
-    at::set_num_threads(count);
+    if (thread_count_hook) thread_count_hook(count);
     if (!hdf5_errors) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
 
@@ -104,6 +103,8 @@ void SeedOption::add_to(CLI::App& app) {
     app.add_option("--seed", seed, "Random seed (same seed on CPU gives identical output)")
         ->capture_default_str();
 }
+
+void set_thread_count_hook(ThreadCountHook hook) { thread_count_hook = hook; }
 
 const CommonOptions& common() { return active_common; }
 const std::string& command_line() { return active_command_line; }
@@ -150,12 +151,10 @@ int run_tool(int argc, char** argv, const ToolInfo& info,
         return fail(2, error.what(), error.hint().empty() ? "see " + info.name + " --help" : error.hint());
     } catch (const Error& error) {
         return fail(1, error.what(), error.hint());
-    } catch (const c10::Error& error) {
-        return fail(1, torch_message(error));
     } catch (const std::bad_alloc&) {
         return fail(1, "out of memory");
     } catch (const std::exception& error) {
-        return fail(1, error.what());
+        return fail(1, first_line(error.what()));
     }
 }
 

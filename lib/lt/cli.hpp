@@ -60,6 +60,11 @@ struct SeedOption {
 extern const CLI::Validator NonNegative;
 extern const CLI::Validator Positive;
 
+// Modules that compute with LibTorch register how to set its thread count
+// (lt/tensor.cpp does), which keeps this module free of LibTorch.
+using ThreadCountHook = void (*)(int threads);
+void set_thread_count_hook(ThreadCountHook hook);
+
 // The common options of the running tool (after parsing), for provenance.
 const CommonOptions& common();
 

@@ -363,7 +363,7 @@ void CheckOptions::add_to(CLI::App& command) {
     command.add_option("LIST", list, "list file ('-' = stdin)")->required();
     command.add_option("--root", root, "folder the list's paths are relative to")->required();
     command.add_option("--workers", workers, "decoding threads (0 = all cores)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->capture_default_str();
 }
 

@@ -1,12 +1,22 @@
 #include "lt/tensor.hpp"
 
+#include "lt/cli.hpp"
 #include "lt/error.hpp"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 
 #include <cstring>
 
 namespace lt {
+
+namespace {
+// Every tool that computes with LibTorch uses this module, so links this.
+const bool thread_hook_registered = [] {
+    cli::set_thread_count_hook([](int threads) { at::set_num_threads(threads); });
+    return true;
+}();
+}  // namespace
 
 at::Tensor normalize_rows(const at::Tensor& rows) {
     return rows / rows.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
