@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The runnable examples (examples/*/), on generated features (tests/ref/gen.py):
+#   k-sweep      its rows equal lt-attend + lt-eval run one k at a time; a k
+#                with no source class is skipped with a note
+#   new-classes  with a base classifier that lacks every few-shot class: the
+#                base classifier scores 0 on them, w^hc and the ensemble do not
+#   python       read_lt.py's numpy prototypes match lt-protos and its top-1
+#                matches lt-eval; export_torchvision.py (when torchvision is
+#                installed) writes weights lt-extract --init loads
+set -u
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+E=$LT_SRC/examples
+G=$WORK/gen
+"$PY" "$REF/gen.py" data "$G" >/dev/null || { echo "FAIL: gen.py"; exit 1; }
+
+# ---- k-sweep
+if "$E/k-sweep/run.sh" "$G/model.h5" "$G/train.h5" "$G/test.h5" 0 5 20 100 1000 >"$WORK/sweep.tsv" 2>"$WORK/sweep.err"; then
+  [ "$(cut -f1 "$WORK/sweep.tsv" | paste -sd' ')" = "k 0 5 20 100" ] || fail "k-sweep rows: $(cut -f1 "$WORK/sweep.tsv" | paste -sd' ')"
+  grep -q "k=1000 skipped" "$WORK/sweep.err" || fail "k-sweep: no note for k=1000"
+  lt-protos -q "$G/train.h5" -o "$WORK/protos.h5"
+  lt-attend -q --classifier "$G/model.h5" --protos "$WORK/protos.h5" -k 20 -o "$WORK/wh20.h5"
+  want=$(lt-eval -q "$G/test.h5" "$WORK/wh20.h5" --names 20 --format tsv | tail -n 1)
+  [ "$(grep '^20	' "$WORK/sweep.tsv")" = "$want" ] || fail "k-sweep k=20: '$(grep '^20	' "$WORK/sweep.tsv")' vs '$want'"
+else
+  fail "k-sweep/run.sh: $(tail -n 3 "$WORK/sweep.err")"
+fi
+
+# ---- new-classes: the base classifier lacks every class with < 20 training samples
+"$PY" - "$G/clf.h5" "$WORK/base.h5" <<'EOF' || fail "making the base classifier"
+import sys, h5py, numpy as np
+src, dst = sys.argv[1:]
+with h5py.File(src) as f, h5py.File(dst, "w") as g:
+    keep = f["class_counts"][...] >= 20
+    for k, v in f.attrs.items():
+        g.attrs[k] = v
+    for name in ("weights", "class_ids", "class_counts"):
+        g[name] = f[name][...][keep]
+EOF
+if "$E/new-classes/run.sh" --out "$WORK/nc" --model "$WORK/base.h5" --train-features "$G/train.h5" \
+     --test-features "$G/test.h5" >"$WORK/nc.out" 2>"$WORK/nc.err"; then
+  # table rows: name ... many medium few total; few = the new classes
+  few() { grep -F "$1" "$WORK/nc/table.txt" | awk '{print $(NF-1)}'; }
+  [ "$(few 'base cosine classifier')" = "0.0" ] || fail "new-classes: base classifier few = $(few 'base cosine classifier')"
+  for row in "prototypes" "w^hc(20)" "w^hc(100)" "ensemble(p; w^hc(20); w^hc(100))"; do
+    awk -v v="$(few "$row")" 'BEGIN {exit !(v + 0 > 10)}' || fail "new-classes: $row few = $(few "$row")"
+  done
+  for f in protos.h5 whc20.h5 whc100.h5 ensemble.h5; do [ -s "$WORK/nc/$f" ] || fail "new-classes: no $f"; done
+else
+  fail "new-classes/run.sh: $(tail -n 3 "$WORK/nc.err")"
+fi
+
+# ---- python: reading lt files
+lt-ensemble -q "$WORK/wh20.h5" "$WORK/protos.h5" -o "$WORK/ens.h5"
+if "$PY" "$E/python/read_lt.py" --model "$G/model.h5" --train "$G/train.h5" --test "$G/test.h5" \
+     --protos "$WORK/protos.h5" --classifier "$WORK/ens.h5" >"$WORK/py.out" 2>&1; then
+  diff=$(sed -n 's/.*largest difference from .*: //p' "$WORK/py.out")
+  awk -v d="$diff" 'BEGIN {exit !(d != "" && d + 0 < 1e-5)}' || fail "read_lt.py prototypes differ by '$diff'"
+  # top-1 in numpy vs lt-eval's total (the same definition: labelled samples)
+  for pair in "cosine classifier:$G/model.h5" "ens.h5:$WORK/ens.h5"; do
+    ours=$(grep -F "${pair%%:*}" "$WORK/py.out" | grep -oE '[0-9.]+%$' | tr -d %)
+    theirs=$(lt-eval -q "$G/test.h5" "${pair#*:}" --format tsv | tail -n 1 | cut -f5)
+    awk -v a="$ours" -v b="$theirs" 'BEGIN {d = a - b; exit !(a != "" && d < 0.01 && d > -0.01)}' ||
+      fail "read_lt.py top-1 of ${pair%%:*}: $ours vs lt-eval $theirs"
+  done
+else
+  fail "read_lt.py: $(tail -n 3 "$WORK/py.out")"
+fi
+
+# ---- python: torchvision weights for --init (needs python3-torchvision)
+if "$PY" -c 'import torch, torchvision' 2>/dev/null && [ -x "$LT_BIN/lt-extract" ]; then
+  if "$PY" "$E/python/export_torchvision.py" --arch resnet18 -o "$WORK/r18.h5" 2>"$WORK/export.err"; then
+    # two tiny PPM images (OpenCV reads them) and a list
+    mkdir -p "$WORK/img"
+    for i in 0 1; do
+      { printf 'P6\n8 8\n255\n'; head -c 192 /dev/urandom; } >"$WORK/img/$i.ppm"
+      echo "$i.ppm $i" >>"$WORK/img/list.txt"
+    done
+    if lt-extract -q --arch resnet18 --init "$WORK/r18.h5" --list "$WORK/img/list.txt" --root "$WORK/img" \
+         -o "$WORK/r18-feats.h5" 2>"$WORK/extract.err"; then
+      shape=$("$PY" -c 'import h5py,sys; print(h5py.File(sys.argv[1])["features"].shape)' "$WORK/r18-feats.h5")
+      [ "$shape" = "(2, 512)" ] || fail "lt-extract with exported resnet18: features $shape"
+    else
+      fail "lt-extract --init exported weights: $(cat "$WORK/extract.err")"
+    fi
+  else
+    fail "export_torchvision.py: $(tail -n 2 "$WORK/export.err")"
+  fi
+else
+  echo "note: torchvision (or lt-extract) missing: export_torchvision.py not exercised"
+fi
+
+[ $failures -eq 0 ] || exit 1
+echo "ok: examples"

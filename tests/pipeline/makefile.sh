@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Makefile.pipeline on tiny generated features (tests/ref/gen.py), with
+# FEATURES_FROM in place of training and extraction: every output the study
+# lists must appear; a second run does nothing; a removed intermediate is
+# remade with its dependents only; a failing rule leaves no target and a log
+# headed by its command, start time and exit code; make -n shows the whole
+# pipeline of the default data set and of ImageNet-LT. Under a minute.
+set -u
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-wordnet lt-project
+command -v gnuplot >/dev/null || { echo "SKIP: gnuplot is missing (apt-get install gnuplot-nox)"; exit 77; }
+[ -f /usr/share/wordnet/data.noun ] || { echo "SKIP: WordNet data missing (apt-get install wordnet-base)"; exit 77; }
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+MK=(make --no-print-directory -f "$LT_SRC/Makefile.pipeline" BUILD="$LT_BUILD" THREADS=1)
+
+# Two "backbones" over generated features: model, train, val, test.
+"$PY" "$REF/gen.py" data "$WORK/gen" >/dev/null || { echo "FAIL: gen.py"; exit 1; }
+F=$WORK/given
+for b in sqrt-scratch instance-scratch; do
+  mkdir -p "$F/$b"
+  ln -s "$WORK/gen/model.h5" "$F/$b/model.h5"
+  ln -s "$WORK/gen/train.h5" "$F/$b/train.h5"
+  ln -s "$WORK/gen/test.h5" "$F/$b/val.h5"
+  ln -s "$WORK/gen/test.h5" "$F/$b/test.h5"
+done
+cp "$WORK/gen/classes.txt" "$F/classes.txt"
+# The generated names get real WordNet noun synsets, one each.
+cut -d' ' -f1 "$WORK/gen/meta.txt" | while read -r id; do sed -n "$((id + 1))p" "$WORK/gen/classes.txt"; done >"$WORK/names"
+grep -E '^[0-9]{8} ' /usr/share/wordnet/data.noun | awk 'NR % 997 == 1 {print "n" $1}' |
+  head -n "$(wc -l <"$WORK/names")" | paste -d' ' - "$WORK/names" >"$WORK/wordnet-map.txt"
+
+cd "$WORK"
+VARS=(DATASET=tiny FEATURES_FROM="$F" WORDNET_MAP="$WORK/wordnet-map.txt" SWEEP_KS="0 5 20 100"
+      BACKBONES="sqrt-scratch instance-scratch")
+start=$(date +%s)
+if ! "${MK[@]}" -j2 study "${VARS[@]}" >"$WORK/make.out" 2>&1; then
+  tail -n 30 "$WORK/make.out"
+  echo "FAIL: make study"
+  exit 1
+fi
+echo "study: $(( $(date +%s) - start ))s"
+[ -s "$WORK/make.out" ] && grep -q "lt-attend" "$WORK/make.out" || fail "make did not echo the commands"
+
+R=results/tiny
+for f in REPORT.md config.txt table4.tsv ablation.tsv separability.tsv mismatch.tsv sharpness.png; do
+  [ -s "$R/$f" ] || fail "missing $R/$f"
+done
+for b in sqrt-scratch instance-scratch; do
+  for f in table4.tsv table4.md ablation.tsv ablation.md mismatch.tsv sharpness.tsv separability.tsv \
+           separability.png neighbours-all.tsv neighbours.tsv neighbours.png ksweep.tsv ksweep.png \
+           projection.tsv projection.png protos.h5 protos-val.h5 clf/ensemble-wh.h5 clf/ensemble-whc.h5; do
+    [ -s "$R/$b/$f" ] || fail "missing $R/$b/$f"
+  done
+  for png in separability neighbours ksweep projection; do
+    [ "$(head -c 4 "$R/$b/$png.png" | tail -c 3)" = PNG ] || fail "$R/$b/$png.png is not a PNG"
+  done
+done
+B=$R/sqrt-scratch
+# Table 4: 7 rows, 3 classifiers from the terms, 2 of w^h(k), 2 ensembles
+[ "$(tail -n +2 "$B/table4.tsv" | cut -f1 | paste -sd' ')" = \
+  "prototypes cosine cosine+prototypes wh20 wh100 ensemble-whc ensemble-wh" ] || fail "table4.tsv rows: $(cut -f1 "$B/table4.tsv" | paste -sd' ')"
+grep -q "ensemble(w^h(0), w^h(20), w^h(100))" "$B/table4.md" || fail "table4.md lacks the ensemble row"
+grep -q "63.2 / 52.1 / 36.9 / 54.2" "$B/table4.md" || fail "table4.md lacks the paper's ImageNet-LT numbers"
+[ "$(tail -n +2 "$B/ablation.tsv" | cut -f1 | paste -sd' ')" = "p2w w2p w2w p2p" ] || fail "ablation rows"
+# The p2w row of the ablation is the ensemble of Table 4.
+[ "$(sed -n 2p "$B/ablation.tsv" | cut -f2-)" = "$(tail -n 1 "$B/table4.tsv" | cut -f2-)" ] ||
+  fail "ablation p2w differs from Table 4's ensemble"
+[ "$(tail -n +2 "$B/ksweep.tsv" | cut -f1 | paste -sd' ')" = "0 5 20 100" ] || fail "ksweep rows"
+[ "$(tail -n +2 "$B/separability.tsv" | wc -l)" = 8 ] || fail "separability: 8 rows expected"
+head -1 "$B/neighbours.tsv" | grep -q "lch$" || fail "neighbours.tsv has no lch column"
+n_classes=$(tail -n +2 "$B/neighbours.tsv" | cut -f1 | sort -u | wc -l)
+[ "$n_classes" = 5 ] || fail "neighbours of $n_classes classes, 5 expected"
+[ "$(tail -n +2 "$B/neighbours.tsv" | wc -l)" = 50 ] || fail "neighbours.tsv: 50 rows expected"
+tail -n +2 "$B/neighbours.tsv" | awk -F'\t' '$NF == "nan" {bad = 1} END {exit bad}' || fail "nan LCH in neighbours.tsv"
+grep -q "^final" "$B/projection.tsv" || fail "projection.tsv has no final classifier rows"
+[ "$(grep -c "^prototype" "$B/projection.tsv")" = 3 ] || fail "projection: 3 classes expected"
+[ "$(sed -n 2p "$R/mismatch.tsv" | cut -f1)" = sqrt-scratch ] || fail "mismatch.tsv"
+grep -q "^## Attention roles" "$R/REPORT.md" || fail "REPORT.md lacks the ablation"
+grep -q "sqrt-scratch/projection.png" "$R/REPORT.md" || fail "REPORT.md lacks the 2-D view"
+# Same seed, same classes in every backbone.
+[ "$(cut -f1 "$B/neighbours.tsv" | sort -u)" = "$(cut -f1 "$R/instance-scratch/neighbours.tsv" | sort -u)" ] ||
+  fail "the backbones show different neighbour classes"
+
+# Logs: command, start time, exit code.
+L=$R/logs/sqrt-scratch/table4.tsv.log
+[ "$(sed -n 1p "$L" | cut -c1-19)" = "# command: lt-eval " ] || fail "log header: $(sed -n 1p "$L")"
+sed -n 2p "$L" | grep -qE '^# started: 20[0-9]{2}-' || fail "log start time: $(sed -n 2p "$L")"
+sed -n 3p "$L" | grep -q '^# exit: 0 ' || fail "log exit code: $(sed -n 3p "$L")"
+
+# Up to date: nothing to do. A removed intermediate: it and its dependents only.
+"${MK[@]}" -q study "${VARS[@]}" || fail "a second run has work to do"
+rm "$B/clf/wh20.h5"
+"${MK[@]}" -n study "${VARS[@]}" >"$WORK/dry.out" 2>&1
+grep -q "lt-attend .*-k 20 .*clf/wh20.h5" "$WORK/dry.out" || fail "wh20.h5 is not remade"
+grep -q "lt-protos" "$WORK/dry.out" && fail "the prototypes would be remade too"
+grep -q "logs/instance-scratch/" "$WORK/dry.out" && fail "the other backbone would be remade too"
+"${MK[@]}" study "${VARS[@]}" >/dev/null 2>&1 || fail "resuming after removing wh20.h5"
+[ -s "$B/clf/wh20.h5" ] || fail "wh20.h5 not remade"
+
+# A failing rule: exit status, no target, the log's exit code.
+bad=$B/clf/wh100000.h5
+if "${MK[@]}" "$bad" "${VARS[@]}" >"$WORK/bad.out" 2>&1; then fail "k=100000 succeeded"; fi
+[ -e "$bad" ] && fail "a failed rule left $bad"
+sed -n 3p "$R/logs/sqrt-scratch/clf/wh100000.h5.log" | grep -q '^# exit: 1 ' || fail "failed log: $(sed -n 3p "$R/logs/sqrt-scratch/clf/wh100000.h5.log")"
+grep -q "FAILED (exit 1)" "$WORK/bad.out" || fail "no failure note on the terminal"
+
+# make -n shows the pipeline of the default data set: data, training, extraction, analyses.
+mkdir "$WORK/dry" && cd "$WORK/dry"
+"${MK[@]}" -n study >"$WORK/dry-default.out" 2>&1 || fail "make -n study (default data set)"
+for tool in "lt-data fashion-mnist" "lt-train --config fashion-mnist-lt" "lt-extract --model" lt-protos \
+            "lt-attend" lt-ensemble lt-eval "lt-compat" lt-wordnet lt-project gnuplot "report.py report"; do
+  grep -q -- "$tool" "$WORK/dry-default.out" || fail "make -n does not show $tool"
+done
+[ -e data ] || [ -e results ] && fail "make -n wrote files"
+# ... and of ImageNet-LT, given its list files.
+mkdir -p inet && for s in train val test; do
+  printf 'train/n01440764/a.JPEG 0\ntrain/n01443537/b.JPEG 1\n' >"inet/ImageNet_LT_$s.txt"
+  printf '/a/airfield/1.jpg 0\n/b/bakery/shop/2.jpg 1\n' >"inet/Places_LT_$s.txt"
+done
+"${MK[@]}" -n study DATASET=imagenet-lt DATA_ROOT=inet BACKBONES="sqrt-scratch instance-scratch" \
+  >"$WORK/dry-inet.out" 2>&1 || fail "make -n study DATASET=imagenet-lt: $(tail -n 3 "$WORK/dry-inet.out")"
+grep -q "lt-train --config imagenet-lt-resnext50 .*--sampler instance" "$WORK/dry-inet.out" ||
+  fail "imagenet-lt: no instance-sampling training"
+grep -q "classes-from-list.awk inet/ImageNet_LT_train.txt" "$WORK/dry-inet.out" || fail "imagenet-lt: classes.txt"
+"${MK[@]}" -n study DATASET=places-lt DATA_ROOT=inet BACKBONES=sqrt-supervised >"$WORK/dry-places.out" 2>&1 &&
+  fail "places-lt without INIT_supervised should stop"
+grep -q "INIT_supervised" "$WORK/dry-places.out" || fail "places-lt: no hint about INIT_supervised"
+
+[ $failures -eq 0 ] || exit 1
+echo "ok: Makefile.pipeline ($(( $(date +%s) - start ))s)"
