@@ -1,0 +1,122 @@
+// GPU tests: the same computations on cuda and on cpu must agree. Built by
+// tests/gpu/CMakeLists.txt against a CUDA-enabled LibTorch; skipped (exit 77)
+// when no GPU is visible.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include "lt/attend.hpp"
+#include "lt/eval.hpp"
+#include "lt/models.hpp"
+#include "lt/tensor.hpp"
+
+#include <ATen/Context.h>
+#include <torch/nn/functional/loss.h>
+
+#include <cstdio>
+#include <random>
+
+namespace {
+
+lt::Matrix random_matrix(std::int64_t rows, std::int64_t cols, unsigned seed) {
+    std::mt19937 generator(seed);
+    std::normal_distribution<float> normal;
+    lt::Matrix m(rows, cols);
+    for (auto& v : m.values) v = normal(generator);
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("the backbone gives the same features on cuda and cpu") {
+    torch::manual_seed(0);
+    auto backbone = lt::models::make_backbone("resnet18");
+    backbone->eval();
+    torch::Tensor images = torch::randn({4, 3, 224, 224});
+    torch::NoGradGuard no_grad;
+    torch::Tensor on_cpu = backbone->forward(images);
+    backbone->to(torch::kCUDA);
+    torch::Tensor on_gpu = backbone->forward(images.to(torch::kCUDA)).cpu();
+    double difference = (on_cpu - on_gpu).abs().max().item<double>();
+    MESSAGE("resnet18 features, max |cpu - cuda| = " << difference);
+    CHECK(difference < 1e-3);
+}
+
+TEST_CASE("a training step runs on cuda") {
+    torch::manual_seed(0);
+    lt::models::Model model("resnet20", 10);
+    model.to(torch::kCUDA);
+    model.train();
+    torch::Tensor images = torch::randn({8, 3, 32, 32}, torch::kCUDA);
+    torch::Tensor labels = torch::randint(0, 10, {8}, torch::TensorOptions().dtype(torch::kLong).device(torch::kCUDA));
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model.forward(images), labels);
+    loss.backward();
+    CHECK(std::isfinite(loss.item<double>()));
+    for (const auto& parameter : model.parameters()) {
+        REQUIRE(parameter.grad().defined());
+        CHECK(parameter.grad().is_cuda());
+    }
+}
+
+TEST_CASE("composition on cuda equals composition on cpu") {
+    lt::Classifier classifier;
+    classifier.weights = random_matrix(50, 64, 1);
+    for (int i = 0; i < 50; ++i) {
+        classifier.class_ids.push_back(i);
+        classifier.class_counts.push_back(300 / (i + 1));
+    }
+    lt::Prototypes prototypes;
+    prototypes.prototypes = random_matrix(50, 64, 2);
+    prototypes.class_ids = classifier.class_ids;
+    prototypes.counts = classifier.class_counts;
+    lt::attend::Settings settings;
+    settings.k = 20;
+    auto on_cpu = lt::attend::compose(classifier, prototypes, settings, "cpu");
+    auto on_gpu = lt::attend::compose(classifier, prototypes, settings, "cuda");
+    for (std::size_t i = 0; i < on_cpu.weights.values.size(); ++i)
+        CHECK(on_cpu.weights.values[i] == doctest::Approx(on_gpu.weights.values[i]).epsilon(1e-6));
+}
+
+TEST_CASE("evaluation on cuda equals evaluation on cpu") {
+    std::string path = "/tmp/lt-gpu-test-features.h5";
+    lt::Matrix features = random_matrix(3000, 64, 3);
+    std::vector<std::int64_t> labels;
+    for (int i = 0; i < 3000; ++i) labels.push_back(i % 50);
+    {
+        lt::h5::OutputFile out(path, "features");
+        lt::write_features(out, features, labels);
+        out.commit();
+    }
+    lt::Classifier classifier;
+    classifier.weights = random_matrix(50, 64, 4);
+    for (int i = 0; i < 50; ++i) {
+        classifier.class_ids.push_back(i);
+        classifier.class_counts.push_back(300 / (i + 1));
+    }
+    lt::ClassifierSet single{"single", {classifier}};
+    lt::ClassifierSet ensemble{"ensemble", {classifier, classifier}};
+    ensemble.members[1].scale = 3;
+    lt::FeaturesReader reader(path);
+    lt::eval::Settings cpu, cuda;
+    cuda.device = "cuda";
+    auto expected = lt::eval::evaluate(reader, {single, ensemble}, cpu);
+    auto actual = lt::eval::evaluate(reader, {single, ensemble}, cuda);
+    for (std::size_t s = 0; s < expected.size(); ++s) {
+        CHECK(actual[s].total == doctest::Approx(expected[s].total));
+        CHECK(actual[s].many == doctest::Approx(expected[s].many));
+        CHECK(actual[s].few == doctest::Approx(expected[s].few));
+        CHECK(actual[s].top5 == doctest::Approx(expected[s].top5));
+    }
+    std::remove(path.c_str());
+}
+
+int main(int argc, char** argv) {
+    if (!at::hasCUDA()) {
+        std::fprintf(stderr, "gpu_tests: no CUDA device: skipped\n");
+        return 77;
+    }
+    // Full-precision products on both sides, so they can be compared.
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+    doctest::Context context(argc, argv);
+    return context.run();
+}
