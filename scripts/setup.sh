@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist # the embedded default data (IDX files)
   python3 python3-numpy python3-h5py   # the independent reference of the tests
   gnuplot-nox wordnet-dev              # plots and WordNet similarity of the reports
+  make                                 # Makefile.pipeline and the examples
 )
 missing=()
 for package in "${packages[@]}"; do
