@@ -1,0 +1,127 @@
+# lt-extract: features file layout, agreement with lt-train's validation,
+# --arch/--init, stdout, shards and their merge, and bad input: exit 1 (2 for
+# usage), one error line, no output left.
+source "$LT_SRC/tests/lib/cli.sh"
+source "$LT_SRC/tests/lib/tiny-images.sh"
+
+make_tiny_images "$WORK/fm" 40 4 5 23
+D=$WORK/fm
+expect_ok lt-train -q --train-list "$D/train.txt" --val-list "$D/val.txt" --root "$D" -o "$WORK/model.h5" \
+    --arch resnet20 --preset small --image-size 16 --batch-size 16 --lr 0.05 --epochs 2 --threads 1 \
+    --log "$WORK/train.jsonl"
+E=(--model "$WORK/model.h5" --threads 1 --workers 1)
+
+# Compares two features files: features (to tolerance), labels, ids, split.
+cat >"$WORK/same_features.py" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert a["features"].shape == b["features"].shape, (a["features"].shape, b["features"].shape)
+assert np.allclose(a["features"][()], b["features"][()], rtol=1e-5, atol=1e-6), \
+    np.abs(a["features"][()] - b["features"][()]).max()
+assert np.array_equal(a["labels"][()], b["labels"][()])
+assert list(a["ids"][()]) == list(b["ids"][()])
+for key in ("split", "list_hash", "weights_hash", "list_rows"):
+    assert a.attrs[key] == b.attrs[key], key
+PY
+same_features() { /usr/bin/python3 "$WORK/same_features.py" "$1" "$2" || fail "$1 and $2 differ"; }
+
+section "features of a list: [N, 64] float32, labels and ids from the list, split from its name"
+expect_ok lt-extract -q "${E[@]}" --list "$D/val.txt" --root "$D" -o "$WORK/val.h5"
+/usr/bin/python3 - "$WORK/val.h5" "$D/val.txt" <<'PY' || fail "features file layout"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+lines = [l.split() for l in open(sys.argv[2])]
+assert f.attrs["lt_type"] == "features" and f.attrs["split"] == "val"
+assert f["features"].shape == (len(lines), 64) and f["features"].dtype == np.float32
+assert np.isfinite(f["features"][()]).all() and (f["features"][()] >= 0).all()  # pooled ReLU outputs
+assert list(f["labels"][()]) == [int(l[1]) for l in lines]
+assert [i.decode() for i in f["ids"][()]] == [l[0] for l in lines]
+assert f.attrs["arch"] == "resnet20" and f.attrs["preset"] == "small" and f.attrs["image_size"] == 16
+PY
+
+section "the model's classifier on extracted features scores what lt-train's validation measured"
+expect_ok lt-eval "$WORK/val.h5" "$WORK/model.h5" --format json
+/usr/bin/python3 - "$LT_STDOUT" "$WORK/train.jsonl" <<'PY' || fail "lt-eval and lt-train's validation disagree"
+import json, sys
+evaluated = json.load(open(sys.argv[1]))
+evaluated = evaluated[0] if isinstance(evaluated, list) else evaluated.get("results", [evaluated])[0]
+trained = [json.loads(l) for l in open(sys.argv[2])][-1]
+for key in ("total", "many", "medium", "few"):
+    mine = trained["val_top1" if key == "total" else "val_" + key]
+    theirs = evaluated[key]
+    assert (theirs is None and mine is None) or abs(theirs - mine) < 1e-6, (key, theirs, mine)
+PY
+
+section "stdout into lt-protos; --arch with --init gives the same features as --model"
+lt-extract -q "${E[@]}" --list "$D/train.txt" --root "$D" -o - | lt-protos -q - -o "$WORK/protos-pipe.h5" ||
+    fail "extract | protos pipe"
+expect_ok lt-extract -q "${E[@]}" --list "$D/train.txt" --root "$D" -o "$WORK/train.h5"
+expect_ok lt-protos -q "$WORK/train.h5" -o "$WORK/protos.h5"
+/usr/bin/python3 -c '
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert np.array_equal(a["prototypes"][()], b["prototypes"][()])' "$WORK/protos-pipe.h5" "$WORK/protos.h5" ||
+    fail "prototypes from the pipe differ"
+expect_ok lt-extract -q --arch resnet20 --init "$WORK/model.h5" --preset small --image-size 16 --threads 1 \
+    --list "$D/train.txt" --root "$D" -o "$WORK/train-init.h5"
+same_features "$WORK/train.h5" "$WORK/train-init.h5"
+
+section "three shards, merged in any order, equal the unsharded file"
+for i in 1 2 3; do
+    expect_ok lt-extract -q "${E[@]}" --list "$D/test.txt" --root "$D" --shard "$i/3" --batch-size 5 -o "$WORK/test-$i.h5"
+done
+expect_equal "$(/usr/bin/python3 -c 'import sys,h5py; print(*(h5py.File(f)["features"].shape[0] for f in sys.argv[1:]))' \
+    "$WORK"/test-[123].h5)" "7 8 8" "rows of the shards of 23 images"
+expect_ok lt-extract -q "${E[@]}" --list "$D/test.txt" --root "$D" -o "$WORK/test.h5"
+expect_ok lt-extract -q --merge "$WORK/test-3.h5" "$WORK/test-1.h5" "$WORK/test-2.h5" -o "$WORK/merged.h5"
+same_features "$WORK/test.h5" "$WORK/merged.h5"
+/usr/bin/python3 -c 'import sys, h5py; assert "shard_index" not in h5py.File(sys.argv[1]).attrs' "$WORK/merged.h5" ||
+    fail "the merged file still says it is a shard"
+expect_fail 1 "shards 2 of 3 are missing" "$WORK/x.h5" -- \
+    lt-extract --merge "$WORK/test-1.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
+expect_fail 1 "shard 1/3 is given twice" "$WORK/x.h5" -- \
+    lt-extract --merge "$WORK/test-1.h5" "$WORK/test-1.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
+expect_ok lt-extract -q "${E[@]}" --list "$D/val.txt" --root "$D" --shard 2/3 -o "$WORK/val-2.h5"
+expect_fail 1 "shards of different extractions" "$WORK/x.h5" -- \
+    lt-extract --merge "$WORK/test-1.h5" "$WORK/val-2.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
+expect_fail 1 "val\.h5 is not a shard" "$WORK/x.h5" -- lt-extract --merge "$WORK/val.h5" -o "$WORK/x.h5"
+
+section "bad input: exit 1 (2 for usage), one error line, no output"
+X=$WORK/x.h5
+L=(--root "$D" "${E[@]}")
+head -5 "$D/val.txt" >"$WORK/part.txt"
+for shard in 3/2 0/0 0/3 x 1/ /2 -1/2 1/2/3; do
+    expect_fail 2 "--shard: invalid shard '$shard'" "$X" -- lt-extract --list "$D/val.txt" "${L[@]}" --shard "$shard" -o "$X"
+done
+expect_fail 1 "shard 1/6 of the 5 images .* is empty" "$X" -- lt-extract --list "$WORK/part.txt" "${L[@]}" --shard 1/6 -o "$X"
+expect_fail 2 "--batch-size" "$X" -- lt-extract --list "$D/val.txt" "${L[@]}" --batch-size 0 -o "$X"
+expect_fail 2 "--arch" "$X" -- lt-extract --arch resnet7 --init "$WORK/model.h5" --list "$D/val.txt" --root "$D" -o "$X"
+expect_fail 2 "--arch requires --init" "$X" -- lt-extract --arch resnet20 --list "$D/val.txt" --root "$D" -o "$X"
+expect_fail 2 "no backbone: give --model" "$X" -- lt-extract --list "$D/val.txt" --root "$D" -o "$X"
+expect_fail 2 "--list excludes --merge" "$X" -- lt-extract --merge "$WORK/test-1.h5" --list "$D/val.txt" -o "$X"
+expect_fail 2 "--list is required" "$X" -- lt-extract --model "$WORK/model.h5" --root "$D" -o "$X"
+{ cat "$WORK/part.txt"; echo "train/0/missing.png 0"; } >"$WORK/missing.txt"
+expect_fail 1 "missing\.png.*line 6" "$X" -- lt-extract --list "$WORK/missing.txt" "${L[@]}" -o "$X"
+cp "$D/$(head -1 "$D/val.txt" | cut -d' ' -f1)" "$D/corrupt.png"
+printf 'garbage' | dd of="$D/corrupt.png" bs=1 seek=40 conv=notrunc 2>/dev/null
+{ cat "$WORK/part.txt"; echo "corrupt.png 1"; } >"$WORK/corrupt.txt"
+expect_fail 1 "corrupt\.png" "$X" -- lt-extract --list "$WORK/corrupt.txt" "${L[@]}" -o "$X"
+: >"$WORK/empty.txt"
+expect_fail 1 "empty\.txt" "$X" -- lt-extract --list "$WORK/empty.txt" "${L[@]}" -o "$X"
+{ cat "$WORK/part.txt"; echo "train/0/a.png 1.5"; } >"$WORK/label.txt"
+expect_fail 1 "label\.txt.*line 6" "$X" -- lt-extract --list "$WORK/label.txt" "${L[@]}" -o "$X"
+expect_fail 1 "cannot open .*nope\.h5" "$X" -- lt-extract --model "$WORK/nope.h5" --list "$D/val.txt" --root "$D" -o "$X"
+expect_fail 1 "val\.h5 is a 'features' file, expected model" "$X" -- \
+    lt-extract --model "$WORK/val.h5" --list "$D/val.txt" --root "$D" -o "$X"
+/usr/bin/python3 -c '
+import sys, h5py
+src, out = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")
+for key, value in src["backbone"].items():
+    if key != "layer2.1.conv1.weight": out[key] = value[()]' "$WORK/model.h5" "$WORK/partial.h5"
+expect_fail 1 "partial\.h5 lacks 1 of the 126 weights of resnet20 \(e\.g\. layer2\.1\.conv1\.weight\)" "$X" -- \
+    lt-extract --arch resnet20 --init "$WORK/partial.h5" --list "$D/val.txt" --root "$D" -o "$X"
+if ! lt-extract --list "$WORK/part.txt" "${L[@]}" -o "$X" --device cuda -q 2>/dev/null; then
+    expect_fail 1 "CPU-only LibTorch" "$X" -- lt-extract --list "$WORK/part.txt" "${L[@]}" -o "$X" --device cuda
+fi
+rm -f "$X"
+echo "lt-extract: all checks passed"

@@ -1,0 +1,223 @@
+# lt-train: the model file's layout, training that learns, classes left out,
+# the other heads, losses and samplers, recipes, --init, kill-and-resume
+# equality, and bad input: exit 1 (2 for usage), one error line, no output.
+source "$LT_SRC/tests/lib/cli.sh"
+source "$LT_SRC/tests/lib/tiny-images.sh"
+
+make_tiny_images "$WORK/fm" 40 4 5 20
+D=$WORK/fm
+# Small and fast: 16-px inputs, a CIFAR ResNet-20, one thread (results are
+# reproducible for a fixed thread count, and one thread does not slow down
+# when other tests share the cores).
+NET=(--arch resnet20 --preset small --image-size 16 --threads 1 --workers 1)
+FAST=("${NET[@]}" --batch-size 16 --lr 0.05)
+
+# Compares two model files: every dataset and attribute but the provenance
+# of the run (time, command line); prints what differs.
+cat >"$WORK/same_model.py" <<'PY'
+import sys, h5py, numpy as np
+volatile = {"lt_created_utc", "lt_command_line"}
+def items(path):
+    found = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            for key, value in obj.attrs.items():
+                if key not in volatile:
+                    found["@".join([name, key])] = np.asarray(value)
+            if isinstance(obj, h5py.Dataset):
+                found[name] = obj[()]
+        visit("/", f)
+        f.visititems(visit)
+    return found
+a, b = items(sys.argv[1]), items(sys.argv[2])
+differ = sorted(k for k in a.keys() | b.keys()
+                if k not in a or k not in b or np.asarray(a[k]).dtype != np.asarray(b[k]).dtype
+                or not np.array_equal(a[k], b[k]))
+if differ:
+    print("differ:", " ".join(differ[:8]) + (" ..." if len(differ) > 8 else ""))
+sys.exit(1 if differ else 0)
+PY
+same_model() { /usr/bin/python3 "$WORK/same_model.py" "$1" "$2"; }
+attr() { /usr/bin/python3 -c 'import sys, h5py; v = h5py.File(sys.argv[1], "r")[sys.argv[2]].attrs[sys.argv[3]]; print(v.decode() if isinstance(v, bytes) else v)' "$@"; }
+
+section "one epoch: the model file (backbone with torchvision names, classifier, train state)"
+expect_ok lt-train -q --train-list "$D/train.txt" --val-list "$D/val.txt" --root "$D" -o "$WORK/one.h5" \
+    "${FAST[@]}" --epochs 1 --log "$WORK/one.jsonl"
+expect_lines "$WORK/one.jsonl" 1
+/usr/bin/python3 - "$WORK/one.h5" "$WORK/one.jsonl" "$D/train.txt" <<'PY' || fail "model file layout"
+import json, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["lt_type"] == "model" and f.attrs["arch"] == "resnet20", dict(f.attrs)
+assert f.attrs["epoch"] == 1 and f.attrs["epochs"] == 1
+# resnet20 as torchvision-style names: stem, 3 stages of 3 basic blocks,
+# a projection shortcut where a stage starts with stride 2.
+bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+expected = {"conv1.weight"} | {"bn1." + k for k in bn}
+for stage in (1, 2, 3):
+    for block in range(3):
+        p = f"layer{stage}.{block}."
+        expected |= {p + "conv1.weight", p + "conv2.weight"} | {p + b + "." + k for b in ("bn1", "bn2") for k in bn}
+        if stage > 1 and block == 0:
+            expected |= {p + "downsample.0.weight"} | {p + "downsample.1." + k for k in bn}
+got = set(f["backbone"])
+assert got == expected, (sorted(got ^ expected))[:5]
+labels = np.array([int(l.split()[-1]) for l in open(sys.argv[3])])
+steps = len(labels) // 16  # batch size 16, the last partial batch dropped
+assert f["backbone/conv1.weight"].shape == (16, 3, 3, 3) and f["backbone/conv1.weight"].dtype == np.float32
+assert f["backbone/bn1.num_batches_tracked"].dtype == np.int64 and f["backbone/bn1.num_batches_tracked"][()] == steps
+c = f["classifier"]
+assert c.attrs["kind"] == "cosine" and 0 < c.attrs["scale"] < 100
+assert c["weights"].shape == (10, 64) and c["weights"].dtype == np.float32
+assert list(c["class_ids"][:]) == list(range(10))
+assert list(c["class_counts"][:]) == [int((labels == k).sum()) for k in range(10)]
+s = f["train_state"]
+assert s.attrs["epoch"] == 1 and s.attrs["step"] == steps
+m = s["momentum"]
+assert set(m) == {"backbone." + k for k in got if "running" not in k and "num_batches" not in k} | {"classifier.weight", "classifier.scale"}
+line = json.loads(open(sys.argv[2]).read())
+for key in ("epoch", "lr", "loss", "train_images_per_s", "val_top1", "val_many", "val_medium", "val_few"):
+    assert key in line, key
+PY
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/shown.h5" "${FAST[@]}" --epochs 1
+expect_grep '^lt-train: epoch 1/1: loss [0-9.]+, lr [0-9.e-]+, [0-9]+ images/s$' "$LT_STDERR"
+
+section "classes left out of the train list get no classifier row (global ids kept)"
+grep -v ' [379]$' "$D/train.txt" >"$D/seen.txt"
+expect_ok lt-train -q --train-list "$D/seen.txt" --root "$D" -o "$WORK/seen.h5" "${FAST[@]}" --epochs 1
+expect_equal "$(/usr/bin/python3 -c 'import sys,h5py; print(*h5py.File(sys.argv[1])["classifier/class_ids"][:])' "$WORK/seen.h5")" \
+    "0 1 2 4 5 6 8" "class ids of a model trained without classes 3, 7, 9"
+
+section "linear head, balanced softmax, class-aware and progressive sampling, warm-up, two learning rates"
+expect_ok lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/linear.h5" "${FAST[@]}" --epochs 1 \
+    --classifier linear --loss balanced-softmax --sampler class-aware --warmup-epochs 0.5 --lr-backbone 0.01
+expect_equal "$(attr "$WORK/linear.h5" classifier kind)" linear "classifier kind"
+/usr/bin/python3 -c 'import sys,h5py; assert h5py.File(sys.argv[1])["classifier/bias"].shape == (10,)' "$WORK/linear.h5" ||
+    fail "linear classifier without bias"
+expect_equal "$(attr "$WORK/linear.h5" / lr_backbone)" 0.01 "recorded backbone learning rate"
+expect_ok lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/progressive.h5" "${FAST[@]}" --epochs 1 \
+    --sampler progressive
+expect_equal "$(attr "$WORK/progressive.h5" / sampler)" progressive "recorded sampler"
+
+section "two epochs learn: the loss falls and validation beats chance"
+make_tiny_images "$WORK/big" 250 25 5 10
+BIG=(--train-list "$WORK/big/train.txt" --val-list "$WORK/big/val.txt" --root "$WORK/big" "${NET[@]}" --batch-size 16 -q)
+RUN=("${BIG[@]}" --lr 0.05 --seed 5)
+expect_ok lt-train "${RUN[@]}" --epochs 2 -o "$WORK/whole.h5" --log "$WORK/whole.jsonl"
+/usr/bin/python3 - "$WORK/whole.jsonl" <<'PY' || fail "training did not learn"
+import json, sys
+log = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["epoch"] for e in log] == [1, 2]
+assert log[1]["loss"] < 0.7 * log[0]["loss"], [e["loss"] for e in log]
+assert log[1]["val_top1"] >= 50, log[1]  # 10 classes: chance is 10%
+assert log[1]["lr"] < log[0]["lr"]  # cosine decay
+PY
+
+section "kill -9 during epoch 2, then --resume: the same model as an uninterrupted run"
+lt-train "${RUN[@]}" --epochs 2 -o "$WORK/cut.h5" &
+pid=$!
+while [[ ! -e $WORK/cut.h5 ]] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+sleep 0.1  # a few steps into epoch 2 (which takes about a second)
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+[[ -e $WORK/cut.h5 ]] || fail "no checkpoint after epoch 1"
+expect_equal "$(attr "$WORK/cut.h5" / epoch)" 1 "epoch of the checkpoint left by the killed run (epoch 2 too short to interrupt?)"
+rm -f "$WORK"/.cut.h5.tmp.*  # the killed run's unfinished temporary
+expect_ok lt-train "${RUN[@]}" --epochs 2 -o "$WORK/cut.h5" --resume
+expect_equal "$(attr "$WORK/cut.h5" / epoch)" 2 "epoch after resuming"
+same_model "$WORK/whole.h5" "$WORK/cut.h5" || fail "resumed model differs from the uninterrupted one"
+# The comparison can fail: another seed gives another model.
+expect_ok lt-train "${BIG[@]}" --lr 0.05 --seed 6 --epochs 1 -o "$WORK/other.h5"
+! same_model "$WORK/cut.h5" "$WORK/other.h5" >/dev/null || fail "different runs compare equal"
+
+section "--resume of a finished run does nothing; more --epochs continue it; other options are refused"
+cp "$WORK/whole.h5" "$WORK/again.h5"
+expect_ok lt-train "${RUN[@]}" --epochs 2 -o "$WORK/again.h5" --resume
+cmp -s "$WORK/whole.h5" "$WORK/again.h5" || fail "resuming a finished run rewrote it"
+expect_ok lt-train "${RUN[@]}" -o "$WORK/again.h5" --resume --epochs 3
+expect_equal "$(attr "$WORK/again.h5" / epoch)" 3 "epoch after extending the run"
+expect_fail 2 'trained with lr 0.05, not 0.1' -- lt-train "${BIG[@]}" --seed 5 --lr 0.1 --epochs 3 -o "$WORK/whole.h5" --resume
+expect_ok lt-train "${RUN[@]}" -o "$WORK/fresh.h5" --resume --epochs 1  # no checkpoint yet: from scratch
+expect_equal "$(attr "$WORK/fresh.h5" / epoch)" 1 "epoch of a --resume without checkpoint"
+
+section "--init: torchvision-named weights at the root, fc.* ignored, a report on stderr"
+/usr/bin/python3 - "$WORK/one.h5" "$WORK/init.h5" <<'PY'
+import sys, h5py, numpy as np
+src, out = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "w")
+for key, value in src["backbone"].items():
+    out[key] = value[()]
+out["fc.weight"] = np.zeros((1000, 64), np.float32)
+out["fc.bias"] = np.zeros(1000, np.float32)
+out["extra.weight"] = np.zeros(3, np.float32)
+PY
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/init-trained.h5" "${NET[@]}" --batch-size 16 --epochs 1 \
+    --init "$WORK/init.h5" --lr 0
+expect_grep 'loaded 126 of 126 tensors; 0 missing; 1 unexpected; 2 ignored \(fc\.\*\); unexpected: extra\.weight' "$LT_STDERR"
+expect_grep 'warning: --init .*0 missing and 1 unexpected' "$LT_STDERR"
+# With a zero learning rate the convolutions keep the loaded values.
+/usr/bin/python3 - "$WORK/one.h5" "$WORK/init-trained.h5" <<'PY' || fail "--init weights not used"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+for key in ("conv1.weight", "layer3.2.conv2.weight"):
+    assert np.array_equal(a["backbone"][key][()], b["backbone"][key][()]), key
+PY
+/usr/bin/python3 -c '
+import sys, h5py, numpy as np
+h5py.File(sys.argv[1], "w")["conv1.weight"] = np.zeros((16, 3, 5, 5), np.float32)' "$WORK/bad-shape.h5"
+expect_fail 1 "shape mismatch for 'conv1.weight'" "$WORK/x.h5" -- \
+    lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5" "${FAST[@]}" --init "$WORK/bad-shape.h5"
+expect_fail 1 "cannot open .*no-init\.h5" "$WORK/x.h5" -- \
+    lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5" "${FAST[@]}" --init "$WORK/no-init.h5"
+/usr/bin/python3 -c 'import sys, h5py, numpy as np; h5py.File(sys.argv[1], "w")["features"] = np.zeros((2, 3), np.float32)' \
+    "$WORK/nothing.h5"
+expect_fail 1 'no weight of .* matches a resnet20 parameter' "$WORK/x.h5" -- \
+    lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5" "${FAST[@]}" --init "$WORK/nothing.h5"
+
+section "recipes: by name, by path, overridden on the command line"
+expect_ok lt-train -q --config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" -o "$WORK/recipe.h5" \
+    --epochs 1 --batch-size 32 --image-size 16 --threads 1
+expect_equal "$(attr "$WORK/recipe.h5" / arch)/$(attr "$WORK/recipe.h5" / preset)/$(attr "$WORK/recipe.h5" / sampler)" \
+    "resnet20/small/sqrt" "recipe values"
+expect_equal "$(attr "$WORK/recipe.h5" / epochs)/$(attr "$WORK/recipe.h5" / batch_size)" "1/32" "overridden values"
+for recipe in imagenet-lt-resnext50 places-lt-resnet152 places-lt-resnet101; do
+    [[ -f $LT_SRC/share/recipes/$recipe ]] || fail "recipe $recipe missing"
+done
+printf 'arch = "resnet32"\nepochs = 1\n' >"$WORK/my-recipe.ini"
+expect_ok lt-train -q --config "$WORK/my-recipe.ini" --train-list "$D/train.txt" --root "$D" -o "$WORK/mine.h5" \
+    --preset small --image-size 16 --batch-size 32 --threads 1
+expect_equal "$(attr "$WORK/mine.h5" / arch)" resnet32 "arch from a recipe file"
+expect_fail 2 "no recipe or file 'no-such-recipe' \(recipes: .*fashion-mnist-lt" "$WORK/x.h5" -- \
+    lt-train --config no-such-recipe --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5"
+
+section "bad input: exit 1 (2 for usage), one error line, no output"
+T=(--root "$D" "${NET[@]}" --lr 0.05 --epochs 1 -q)  # -q: nothing but the error line
+X=$WORK/x.h5
+head -20 "$D/train.txt" >"$WORK/part.txt"
+{ cat "$WORK/part.txt"; echo "train/0/missing.png 0"; } >"$WORK/missing.txt"
+expect_fail 1 "missing\.png.*line 21" "$X" -- lt-train --train-list "$WORK/missing.txt" "${T[@]}" --batch-size 4 -o "$X"
+cp "$D/$(head -1 "$D/train.txt" | cut -d' ' -f1)" "$D/corrupt.png"
+printf 'garbage' | dd of="$D/corrupt.png" bs=1 seek=40 conv=notrunc 2>/dev/null
+{ cat "$WORK/part.txt"; echo "corrupt.png 1"; } >"$WORK/corrupt.txt"
+# Instance sampling with batches that divide the list: every image is read.
+expect_fail 1 "corrupt\.png.*line 21" "$X" -- \
+    lt-train --train-list "$WORK/corrupt.txt" --root "$D" "${NET[@]}" --batch-size 7 --sampler instance -q -o "$X"
+{ cat "$WORK/part.txt"; echo "train/0/x.png 1"; } >"$WORK/val-missing.txt"
+expect_fail 1 "x\.png" "$X" -- lt-train --train-list "$WORK/part.txt" --val-list "$WORK/val-missing.txt" "${T[@]}" --batch-size 4 -o "$X"
+: >"$WORK/empty.txt"
+expect_fail 1 "empty\.txt" "$X" -- lt-train --train-list "$WORK/empty.txt" "${T[@]}" --batch-size 4 -o "$X"
+{ cat "$WORK/part.txt"; echo "train/0/a.png one"; } >"$WORK/label.txt"
+expect_fail 1 "label\.txt.*line 21" "$X" -- lt-train --train-list "$WORK/label.txt" "${T[@]}" --batch-size 4 -o "$X"
+expect_fail 1 "cannot read list .*nope\.txt" "$X" -- lt-train --train-list "$WORK/nope.txt" "${T[@]}" --batch-size 4 -o "$X"
+expect_fail 1 "batch size 32 is larger than the 20 training images" "$X" -- \
+    lt-train --train-list "$WORK/part.txt" "${T[@]}" --batch-size 32 -o "$X"
+expect_fail 2 "--arch" "$X" -- lt-train --train-list "$D/train.txt" "${T[@]}" --batch-size 4 --arch resnet7 -o "$X"
+expect_fail 2 "--batch-size" "$X" -- lt-train --train-list "$D/train.txt" "${T[@]}" --batch-size 0 -o "$X"
+expect_fail 2 "unknown sampler 'often'" "$X" -- lt-train --train-list "$D/train.txt" "${T[@]}" --batch-size 4 --sampler often -o "$X"
+expect_fail 2 "--loss" "$X" -- lt-train --train-list "$D/train.txt" "${T[@]}" --batch-size 4 --loss focal -o "$X"
+expect_fail 2 "lists must be files, not '-'" "$X" -- lt-train --train-list - "${T[@]}" --batch-size 4 -o "$X"
+expect_fail 2 "-o must be a file" -- lt-train --train-list "$D/train.txt" "${T[@]}" --batch-size 4 -o -
+expect_fail 2 "--train-list is required" "$X" -- lt-train --root "$D" -o "$X"
+if ! lt-train --train-list "$WORK/part.txt" "${T[@]}" --batch-size 4 -o "$X" --device cuda -q 2>/dev/null; then
+    expect_fail 1 "CPU-only LibTorch" "$X" -- lt-train --train-list "$WORK/part.txt" "${T[@]}" --batch-size 4 -o "$X" --device cuda
+fi
+rm -f "$X"
+echo "lt-train: all checks passed"
