@@ -20,6 +20,10 @@ shift 3
 ks=("$@")
 [ ${#ks[@]} -gt 0 ] || ks=(0 1 2 5 10 20 50 100 200 500)
 
+for tool in lt-protos lt-attend lt-eval; do
+  command -v "$tool" >/dev/null ||
+    { echo "k-sweep: $tool not found: build lt (scripts/setup.sh) or put its bin/ folder on PATH" >&2; exit 1; }
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lt-protos -q "$train" -o "$work/protos.h5"

@@ -38,6 +38,12 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$out"
 say() { echo "new-classes: $*" >&2; }
+tools=(lt-protos lt-attend lt-ensemble lt-eval)
+[ -n "$model" ] || tools+=(lt-data lt-train lt-extract)
+for tool in "${tools[@]}"; do
+  command -v "$tool" >/dev/null ||
+    { say "$tool not found: build lt (scripts/setup.sh) or put its bin/ folder on PATH"; exit 1; }
+done
 
 if [ -z "$model" ]; then
   if [ ! -f "$data/train.txt" ]; then

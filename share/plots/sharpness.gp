@@ -11,5 +11,7 @@ set ylabel "mean cosine similarity"
 set key top right
 set grid
 set datafile separator "\t"
-set logscale x
+# a log rank axis for many classes (ImageNet-LT: 1000), a plain one for few
+stats word(files, 1) skip 1 using 1 nooutput
+if (STATS_records > 30) { set logscale x } else { set xtics 1 }
 plot for [i=1:words(files)] word(files, i) skip 1 using 1:2 with linespoints pt 7 ps 0.6 lw 2 title word(titles, i)
