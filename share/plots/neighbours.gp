@@ -6,9 +6,7 @@
 if (!exists("name")) name = ""
 set terminal pngcairo size 900,560 enhanced font "sans,11"
 set output out
-set title sprintf("Top attention neighbours and their WordNet similarity %s", name eq "" ? "" : "(".name.")")
 set xlabel "neighbour rank by attention weight (k = 0)"
-set ylabel "Leacock-Chodorow similarity to the class"
 set key outside right top noenhanced
 set grid
 set datafile separator "\t"
@@ -20,6 +18,13 @@ stats data skip 1 using (ids = (strstrt(" ".ids." ", " ".strcol(1)." ") ? ids : 
 hdr = system(sprintf("head -1 '%s'", data))
 has_names = strstrt(hdr, "class_name") > 0
 lch_col = words(hdr)
+# Classes without WordNet ids (Places-LT's scene names) have lch nan: the
+# attention weights are drawn instead.
+with_lch = int(system(sprintf("awk -F'\t' 'NR > 1 && $NF != \"nan\"' '%s' | wc -l", data))) > 0
+y_col = with_lch ? lch_col : 4
+set title sprintf("Top attention neighbours%s %s", with_lch ? " and their WordNet similarity" : "", \
+                  name eq "" ? "" : "(".name.")")
+set ylabel (with_lch ? "Leacock-Chodorow similarity to the class" : "attention weight")
 label_of(id) = has_names ? system(sprintf("awk -F'\\t' 'NR>1 && $1==\"%s\" {print $5; exit}' '%s'", id, data)) : id
-plot for [i=1:words(ids)] data skip 1 using (strcol(1) eq word(ids, i) ? $2 : NaN):(column(lch_col)) \
+plot for [i=1:words(ids)] data skip 1 using (strcol(1) eq word(ids, i) ? $2 : NaN):(column(y_col)) \
      with linespoints pt 7 lw 2 title label_of(word(ids, i))
