@@ -78,7 +78,7 @@ void Options::add_to(CLI::App& app) {
         ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--merge", merge, "Join the shard files of one extraction into -o instead of extracting")
-        ->type_name("SHARD.h5 ...")
+        ->type_name("SHARD.h5")
         ->expected(1, -1)
         ->excludes(model_option)
         ->excludes(arch_option)
