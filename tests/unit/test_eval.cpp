@@ -3,7 +3,7 @@
 #include "lt/error.hpp"
 #include "lt/eval.hpp"
 #include "lt/protos.hpp"
-#include "temp_dir.hpp"
+#include "temp_folder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,8 +21,8 @@ Matrix matrix(std::int64_t rows, std::int64_t cols, std::vector<float> values) {
     return m;
 }
 
-std::string write_features(const TempDir& dir, const Matrix& features, const std::vector<std::int64_t>& labels) {
-    std::string path = dir / "feats.h5";
+std::string write_features(const lt::test::TempFolder& dir, const Matrix& features, const std::vector<std::int64_t>& labels) {
+    std::string path = dir.file("feats.h5");
     lt::h5::OutputFile out(path, "features");
     lt::write_features(out, features, labels);
     out.commit();
@@ -42,7 +42,7 @@ Classifier cosine(std::vector<float> weights, std::vector<std::int64_t> ids, std
 }  // namespace
 
 TEST_CASE("group accuracies are means of per-class accuracies; total is over samples") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     // Class 10 (many, n=500): 3 samples, 2 right. Class 20 (medium, n=50): 1 sample, right.
     // Class 30 (few, n=5): 2 samples, none right (they point at class 10).
     Matrix features = matrix(6, 2, {1, 0, 1, 0.1f, 0, 1, 0, 1, 1, 0, 2, 0.1f});
@@ -85,7 +85,7 @@ TEST_CASE("group accuracies are means of per-class accuracies; total is over sam
 }
 
 TEST_CASE("an ensemble averages probabilities, not logits (Eq. 8)") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     std::string path = write_features(dir, matrix(1, 2, {1, 0}), {0});
     // Member A: logits (10, 0). Members B, C: logits (0, 3).
     // Mean of logits (3.33, 2) would pick class 0; mean of probabilities
@@ -124,7 +124,7 @@ TEST_CASE("formats: tsv at full precision, table rounded, nan for empty groups")
 }
 
 TEST_CASE("prototypes are means of normalised features (Eq. 3)") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     // Class 0: (3,4) -> (0.6,0.8) and (0,2) -> (0,1): mean (0.3, 0.9). Class 5: (1,0).
     std::string path = write_features(dir, matrix(4, 2, {3, 4, 0, 2, 7, 0, 9, 9}), {0, 0, 5, -1});
     lt::FeaturesReader reader(path);

@@ -2,17 +2,18 @@
 #include "lt/error.hpp"
 #include "lt/h5.hpp"
 #include "lt/schema.hpp"
-#include "temp_dir.hpp"
+#include "temp_folder.hpp"
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 namespace fs = std::filesystem;
 
 TEST_CASE("a classifier round-trips with its attributes") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     lt::Classifier c;
     c.scale = 14.5;
     c.weights = lt::Matrix(2, 3);
@@ -21,11 +22,11 @@ TEST_CASE("a classifier round-trips with its attributes") {
     c.class_counts = {10, 200};
     c.composition = {{"mode", "p2w"}, {"k", "20"}, {"tau", "10"}, {"terms", "kt,p"}};
     {
-        lt::h5::OutputFile out(dir / "c.h5", "classifier");
+        lt::h5::OutputFile out(dir.file("c.h5"), "classifier");
         lt::write_classifier_group(out, c);
         out.commit();
     }
-    lt::h5::InputFile in(dir / "c.h5");
+    lt::h5::InputFile in(dir.file("c.h5"));
     CHECK(in.type() == "classifier");
     CHECK(in.attr_int("lt_schema_version") == 1);
     CHECK(in.attr_int("k") == 20);
@@ -38,51 +39,51 @@ TEST_CASE("a classifier round-trips with its attributes") {
 }
 
 TEST_CASE("an output that is not committed leaves nothing behind") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     {
-        lt::h5::OutputFile out(dir / "never.h5", "classifier");
+        lt::h5::OutputFile out(dir.file("never.h5"), "classifier");
         out.write_ints("class_ids", std::vector<std::int64_t>{1, 2});
     }
-    CHECK(fs::is_empty(dir.path));
+    CHECK(fs::is_empty(dir.path()));
     // An existing file is only replaced by a complete new one.
-    std::ofstream(dir / "keep.h5") << "old";
-    { lt::h5::OutputFile out(dir / "keep.h5", "classifier"); }
-    std::ifstream kept(dir / "keep.h5");
+    std::ofstream(dir.file("keep.h5")) << "old";
+    { lt::h5::OutputFile out(dir.file("keep.h5"), "classifier"); }
+    std::ifstream kept(dir.file("keep.h5"));
     std::string content((std::istreambuf_iterator<char>(kept)), {});
     CHECK(content == "old");
 }
 
 TEST_CASE("readers refuse other types, newer versions, duplicates and non-finite values") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     {
-        lt::h5::OutputFile out(dir / "p.h5", "prototypes");
+        lt::h5::OutputFile out(dir.file("p.h5"), "prototypes");
         out.write_floats("prototypes", std::vector<float>{1, 0, 0, 1}, {2, 2});
         out.write_ints("class_ids", std::vector<std::int64_t>{4, 4});
         out.write_ints("counts", std::vector<std::int64_t>{1, 1});
         out.commit();
     }
-    lt::h5::InputFile prototypes(dir / "p.h5");
+    lt::h5::InputFile prototypes(dir.file("p.h5"));
     CHECK_THROWS_WITH_AS(prototypes.check_type("features"), doctest::Contains("is a 'prototypes' file, expected features"),
                          lt::SchemaError);
     CHECK_THROWS_WITH_AS(lt::read_prototypes(prototypes), doctest::Contains("class id 4 twice"), lt::SchemaError);
     {
-        lt::h5::OutputFile out(dir / "v2.h5", "features");
+        lt::h5::OutputFile out(dir.file("v2.h5"), "features");
         out.set_attr("lt_schema_version", std::int64_t{2});
         out.commit();
     }
-    lt::h5::InputFile newer(dir / "v2.h5");
+    lt::h5::InputFile newer(dir.file("v2.h5"));
     CHECK_THROWS_WITH_AS(newer.check_type("features"), doctest::Contains("schema version 2"), lt::SchemaError);
     float values[] = {1, NAN};
     CHECK_THROWS_WITH_AS(lt::check_finite(values, 2, "x"), doctest::Contains("non-finite"), lt::SchemaError);
-    std::ofstream(dir / "text.h5") << "not hdf5";
-    CHECK_THROWS_WITH_AS(lt::h5::InputFile(dir / "text.h5"), doctest::Contains("not an HDF5 file"), lt::Error);
-    CHECK_THROWS_WITH_AS(lt::h5::InputFile(dir / "missing.h5"), doctest::Contains("No such file"), lt::Error);
+    std::ofstream(dir.file("text.h5")) << "not hdf5";
+    CHECK_THROWS_WITH_AS(lt::h5::InputFile(dir.file("text.h5")), doctest::Contains("not an HDF5 file"), lt::Error);
+    CHECK_THROWS_WITH_AS(lt::h5::InputFile(dir.file("missing.h5")), doctest::Contains("No such file"), lt::Error);
 }
 
 TEST_CASE("streamed features equal the rows appended") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     {
-        lt::h5::OutputFile out(dir / "f.h5", "features");
+        lt::h5::OutputFile out(dir.file("f.h5"), "features");
         lt::FeaturesWriter writer(out, 2, true, "test");
         float first[] = {1, 2, 3, 4};
         std::int64_t first_labels[] = {0, 1};
@@ -92,7 +93,7 @@ TEST_CASE("streamed features equal the rows appended") {
         writer.append(second, second_labels, 1, {"d.png"});
         out.commit();
     }
-    lt::FeaturesReader reader(dir / "f.h5");
+    lt::FeaturesReader reader(dir.file("f.h5"));
     CHECK(reader.rows() == 3);
     CHECK(reader.labels() == std::vector<std::int64_t>{0, 1, -1});
     float rows[4];

@@ -4,7 +4,7 @@
 #include "lt/extract.hpp"
 #include "lt/train.hpp"
 #include "lt/weights.hpp"
-#include "temp_dir.hpp"
+#include "temp_folder.hpp"
 
 #include <doctest/doctest.h>
 
@@ -58,18 +58,18 @@ TEST_CASE("shards: I/N with 1 <= I <= N, contiguous ranges covering every row on
 }
 
 TEST_CASE("state dicts: written and read back with shapes, types and scalars") {
-    TempDir dir;
+    lt::test::TempFolder dir;
     lt::models::StateDict entries;
     entries.emplace_back("conv1.weight", torch::arange(24, torch::kFloat).reshape({2, 3, 2, 2}));
     entries.emplace_back("bn1.num_batches_tracked", torch::full({}, 7, torch::kLong));
     entries.emplace_back("scale", torch::full({}, 16.5f));
     {
-        lt::h5::OutputFile out(dir / "w.h5", "model");
+        lt::h5::OutputFile out(dir.file("w.h5"), "model");
         lt::h5::Group group = out.create_group("backbone");
         lt::weights::write_state_dict(group, entries);
         out.commit();
     }
-    lt::h5::InputFile in(dir / "w.h5");
+    lt::h5::InputFile in(dir.file("w.h5"));
     const lt::models::StateDict back = lt::weights::read_state_dict(in.group("backbone"));
     REQUIRE(back.size() == 3);  // in name order
     CHECK(back[0].first == "bn1.num_batches_tracked");
