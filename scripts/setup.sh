@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages lt needs, when missing, and builds it.
 #   scripts/setup.sh            # packages + Release build in ./build
 #   LT_BUILD_DIR=b scripts/setup.sh
+#   LT_CMAKE_ARGS="-DLT_SANITIZE=ON" LT_BUILD_DIR=build-asan scripts/setup.sh
+#   scripts/setup.sh --fuzz     # also clang and libFuzzer (fuzz/README.md)
 # Root runs apt-get directly; other users go through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,9 @@ packages=(
   gnuplot-nox wordnet-dev              # plots and WordNet similarity of the reports
   make                                 # Makefile.pipeline and the examples
 )
+if [ "${1:-}" = --fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -28,5 +33,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 build=${LT_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# shellcheck disable=SC2086  # LT_CMAKE_ARGS holds several words
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${LT_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "${LT_JOBS:-2}"

@@ -157,9 +157,14 @@ std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<C
             const std::int64_t top = std::min<std::int64_t>(5, scores.size(1));
             at::Tensor best = std::get<1>(at::topk(scores, top, 1)).cpu().contiguous();
             const std::int64_t* best_columns = best.data_ptr<std::int64_t>();
+            // topk orders ties arbitrarily; argmax takes the first column, so a
+            // tie (e.g. a zero feature: every cosine is 0) always goes to the
+            // classifier's first row.
+            at::Tensor first_best = scores.argmax(1).cpu().contiguous();
+            const std::int64_t* top1_columns = first_best.data_ptr<std::int64_t>();
             for (std::int64_t r = 0; r < count; ++r) {
                 const std::int64_t label = chunk_labels[r];
-                const std::int64_t predicted = set.class_ids[best_columns[r * top]];
+                const std::int64_t predicted = set.class_ids[top1_columns[r]];
                 if (predictions) (*predictions)[s][first + r] = predicted;
                 if (label < 0) continue;
                 Tally& tally = tallies[s][label];

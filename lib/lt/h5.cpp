@@ -1,5 +1,6 @@
 #include "lt/h5.hpp"
 
+#include "lt/atomic_file.hpp"
 #include "lt/cli.hpp"
 #include "lt/error.hpp"
 #include "lt/log.hpp"
@@ -44,9 +45,17 @@ void unregister_temporary(const std::string& path) {
         if (path == slot) slot[0] = '\0';
 }
 
+// "<tool>: error: crashed ..." for fatal signals, composed before any.
+char crash_message[512] = {};
+
 extern "C" void remove_temporaries_and_exit(int signal_number) {
     for (auto& slot : temporaries)
         if (slot[0] != '\0') unlink(slot);
+    if (signal_number != SIGINT && signal_number != SIGTERM && signal_number != SIGHUP &&
+        signal_number != SIGPIPE && crash_message[0] != '\0') {
+        ssize_t ignored = write(STDERR_FILENO, crash_message, std::strlen(crash_message));
+        (void)ignored;
+    }
     std::signal(signal_number, SIG_DFL);
     raise(signal_number);
 }
@@ -69,16 +78,6 @@ std::string now_utc() {
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
     return text;
-}
-
-std::string folder_of(const std::string& path) {
-    auto slash = path.rfind('/');
-    return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
-
-std::string base_name(const std::string& path) {
-    auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 // Creation properties that keep files byte-identical across runs: HDF5
@@ -245,7 +244,19 @@ Handle open_dataset(const Group& group, const std::string& name) {
     return dataset;
 }
 
-Shape dataset_shape(hid_t dataset) {
+std::int64_t element_count(const Shape& shape) {
+    std::int64_t count = 1;
+    for (auto d : shape) count *= d;
+    return count;
+}
+
+// gzip, the one compression filter lt-h5 files use, shrinks data at most
+// ~1032-fold; a dataset never written (h5py's create_dataset(shape=...))
+// stores nothing and reads as zeros, so small ones are allowed regardless.
+constexpr std::uint64_t kMaxCompression = 1100;
+constexpr std::uint64_t kUnstoredAllowance = std::uint64_t{64} << 10;
+
+Shape dataset_extent(hid_t dataset) {
     Handle space(H5Dget_space(dataset));
     int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0) return {};
@@ -254,10 +265,36 @@ Shape dataset_shape(hid_t dataset) {
     return Shape(dims.begin(), dims.end());
 }
 
-std::int64_t element_count(const Shape& shape) {
-    std::int64_t count = 1;
-    for (auto d : shape) count *= d;
-    return count;
+// The shape of a dataset being read, refused when the file cannot hold that
+// much data: a corrupt header must give an error, not a huge allocation or an
+// endless read of fill values (found by fuzz/h5.cpp).
+Shape dataset_shape(hid_t dataset, const std::string& where) {
+    Handle space(H5Dget_space(dataset));
+    int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) fail("cannot read the shape of " + where + " (corrupt file?)");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    Handle type(H5Dget_type(dataset));
+    std::uint64_t bytes = std::max<std::size_t>(1, H5Tget_size(type.get()));
+    for (hsize_t extent : dims) {
+        if (extent > (std::uint64_t{1} << 62) || __builtin_mul_overflow(bytes, extent, &bytes))
+            fail(fmt::format("{} has an impossible shape (corrupt file)", where));
+    }
+    // The stored size comes from the (possibly corrupt) header too; data
+    // cannot be larger than the file that holds it.
+    std::uint64_t stored = H5Dget_storage_size(dataset);
+    Handle file(H5Iget_file_id(dataset));
+    hsize_t file_size = 0;
+    if (file.valid() && H5Fget_filesize(file.get(), &file_size) >= 0) stored = std::min<std::uint64_t>(stored, file_size);
+    // Compact data lives in the object header, so its size is known exactly;
+    // Debian's HDF5 1.10 reads through a null pointer when they disagree.
+    Handle properties(H5Dget_create_plist(dataset));
+    if (H5Pget_layout(properties.get()) == H5D_COMPACT && H5Dget_storage_size(dataset) != bytes)
+        fail(fmt::format("{} claims {} bytes of compact data but stores {} (corrupt file)", where, bytes,
+                         H5Dget_storage_size(dataset)));
+    if (bytes > kMaxCompression * std::max(stored, kUnstoredAllowance))
+        fail(fmt::format("{} claims {} bytes of data but the file stores {} (corrupt file)", where, bytes, stored));
+    return Shape(dims.begin(), dims.end());
 }
 
 void require_numeric(hid_t dataset, const std::string& where) {
@@ -279,13 +316,13 @@ std::size_t attribute_element_count(hid_t attribute) {
 
 Shape Group::shape(const std::string& dataset) const {
     Handle handle = open_dataset(*this, dataset);
-    return dataset_shape(handle.get());
+    return dataset_shape(handle.get(), where(dataset));
 }
 
 std::vector<float> Group::read_floats(const std::string& name, Shape* shape_out) const {
     Handle dataset = open_dataset(*this, name);
     require_numeric(dataset.get(), where(name));
-    Shape shape = dataset_shape(dataset.get());
+    Shape shape = dataset_shape(dataset.get(), where(name));
     std::vector<float> values(static_cast<std::size_t>(element_count(shape)));
     if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
         fail("cannot read " + where(name) + " (corrupt or truncated file?)");
@@ -296,7 +333,7 @@ std::vector<float> Group::read_floats(const std::string& name, Shape* shape_out)
 std::vector<std::int64_t> Group::read_ints(const std::string& name, Shape* shape_out) const {
     Handle dataset = open_dataset(*this, name);
     require_numeric(dataset.get(), where(name));
-    Shape shape = dataset_shape(dataset.get());
+    Shape shape = dataset_shape(dataset.get(), where(name));
     std::vector<std::int64_t> values(static_cast<std::size_t>(element_count(shape)));
     if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
         fail("cannot read " + where(name) + " as integers (corrupt file, or values out of range?)");
@@ -307,7 +344,7 @@ std::vector<std::int64_t> Group::read_ints(const std::string& name, Shape* shape
 std::vector<std::string> Group::read_strings(const std::string& name) const {
     Handle dataset = open_dataset(*this, name);
     Handle type(H5Dget_type(dataset.get()));
-    auto count = static_cast<std::size_t>(element_count(dataset_shape(dataset.get())));
+    auto count = static_cast<std::size_t>(element_count(dataset_shape(dataset.get(), where(name))));
     return read_string_values(type.get(), count, [&](hid_t memory_type, void* buffer) {
         return H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
     }, where(name));
@@ -316,7 +353,7 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
 void Group::read_rows(const std::string& name, std::int64_t first, std::int64_t count, float* out) const {
     if (count <= 0) return;
     Handle dataset = open_dataset(*this, name);
-    Shape shape = dataset_shape(dataset.get());
+    Shape shape = dataset_shape(dataset.get(), where(name));
     if (shape.size() != 2 || first < 0 || first + count > shape[0])
         fail(fmt::format("{}: cannot read rows {}..{}", where(name), first, first + count));
     Handle file_space(H5Dget_space(dataset.get()));
@@ -358,7 +395,7 @@ void write_all(hid_t dataset, hid_t memory_type, const void* data, const std::st
 // Grows a 1-D or 2-D extendible dataset by rows and writes them at the end.
 void append(hid_t dataset, hid_t memory_type, const void* data, std::int64_t rows, const std::string& where) {
     if (rows <= 0) return;
-    Shape shape = dataset_shape(dataset);
+    Shape shape = dataset_extent(dataset);
     std::vector<hsize_t> new_dims(shape.begin(), shape.end());
     new_dims[0] += static_cast<hsize_t>(rows);
     checked(H5Dset_extent(dataset, new_dims.data()), "cannot extend " + where);
@@ -624,7 +661,8 @@ OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
         struct stat info {};
         if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
             throw Error(fmt::format("cannot write {}: is a directory", path));
-        temporary_ = fmt::format("{}/.{}.tmp.{}", folder_of(path), base_name(path), getpid());
+        remove_stale_temporaries(path);
+        temporary_ = temporary_path(path);
         register_temporary(temporary_);
         file = H5Fcreate(temporary_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
         if (file < 0) {
@@ -701,7 +739,17 @@ void add_input_provenance(OutputFile& out, const std::vector<const InputFile*>& 
 void set_fixed_provenance(bool fixed) { fixed_provenance = fixed; }
 
 void install_cleanup_on_signals() {
+    // A crash (a bug, or a corrupt file that makes the HDF5 library itself
+    // fail) also removes the temporaries, says so in one line, and still ends
+    // by the signal, so the exit status shows what happened.
+    std::snprintf(crash_message, sizeof crash_message,
+                  "%s: error: crashed (a bug in lt, or an input file the HDF5 library cannot read safely)\n",
+                  log::tool().c_str());
     for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) std::signal(signal_number, remove_temporaries_and_exit);
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports crashes itself
+    for (int signal_number : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+        std::signal(signal_number, remove_temporaries_and_exit);
+#endif
 }
 
 }  // namespace lt::h5

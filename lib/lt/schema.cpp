@@ -77,6 +77,15 @@ void collect_members(const h5::Group& group, std::vector<Classifier>& members) {
 
 std::string format_number(double value) { return fmt::format("{}", value); }
 
+// Writers refuse NaN/Inf too: finite inputs must give finite outputs, and a
+// file is never written with a silent NaN (which would be a bug in lt).
+void check_finite_output(const Matrix& matrix, const std::string& where) {
+    for (std::size_t i = 0; i < matrix.values.size(); ++i)
+        if (!std::isfinite(matrix.values[i]))
+            fail(fmt::format("internal error: {} would hold a non-finite value in row {}; nothing was written",
+                             where, static_cast<std::int64_t>(i) / std::max<std::int64_t>(1, matrix.cols)));
+}
+
 }  // namespace
 
 void check_unique_class_ids(const std::vector<std::int64_t>& class_ids, const std::string& where) {
@@ -89,7 +98,7 @@ void check_unique_class_ids(const std::vector<std::int64_t>& class_ids, const st
 
 void check_finite(const float* values, std::size_t count, const std::string& where) {
     for (std::size_t i = 0; i < count; ++i)
-        if (!std::isfinite(values[i])) fail(fmt::format("{} holds a non-finite value (NaN or Inf) at element {}", where, i));
+        if (!std::isfinite(values[i])) fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) at element {}", where, i));
 }
 
 // ---------------------------------------------------------------- features
@@ -117,7 +126,7 @@ void FeaturesReader::read(std::int64_t first, std::int64_t count, float* out) co
     file_.read_rows("features", first, count, out);
     for (std::int64_t i = 0; i < count * dim_; ++i)
         if (!std::isfinite(out[i]))
-            fail(fmt::format("{} holds a non-finite value (NaN or Inf) in row {}", file_.where("features"),
+            fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) in row {}", file_.where("features"),
                              first + i / dim_));
 }
 
@@ -158,10 +167,15 @@ Prototypes read_prototypes(const h5::InputFile& in) {
     check_unique_class_ids(result.class_ids, in.where("class_ids"));
     result.counts = read_aligned_ints(in, "counts", result.prototypes.rows, "/prototypes");
     check_counts(result.counts, in.where("counts"));
+    for (std::size_t i = 0; i < result.counts.size(); ++i)
+        if (result.counts[i] == 0)
+            fail(fmt::format("{}: class {} has count 0, and a prototype is the mean of at least one sample",
+                             in.where("counts"), result.class_ids[i]));
     return result;
 }
 
 void write_prototypes(h5::OutputFile& out, const Prototypes& prototypes) {
+    check_finite_output(prototypes.prototypes, out.where("prototypes"));
     out.write_floats("prototypes", prototypes.prototypes.values, {prototypes.prototypes.rows, prototypes.prototypes.cols});
     out.write_ints("class_ids", prototypes.class_ids);
     out.write_ints("counts", prototypes.counts);
@@ -203,6 +217,7 @@ Classifier read_classifier_group(const h5::Group& group) {
 }
 
 void write_classifier_group(h5::Group& group, const Classifier& classifier) {
+    check_finite_output(classifier.weights, group.where("weights"));
     group.write_floats("weights", classifier.weights.values, {classifier.weights.rows, classifier.weights.cols});
     group.write_ints("class_ids", classifier.class_ids);
     group.write_ints("class_counts", classifier.class_counts);

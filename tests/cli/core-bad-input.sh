@@ -12,7 +12,7 @@
 # type of a bare h5py export from its datasets (tests/pipeline/reference.sh).
 # LT_KEEP=1 keeps the work folder.
 set -u
-. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-project lt-wordnet
 . "$REF/jobs.sh"
 
 B=$WORK/bad
@@ -40,6 +40,10 @@ expect() {
   tool=$(basename "${args[0]}")
   local out=$WORK/err/$id.out err=$WORK/err/$id.err
   "${args[@]}" >"$out" 2>"$err" <"$in" || rc=$?
+  if [ $rc -gt 128 ]; then
+    fail "ended by signal $((rc - 128)): ${args[*]} :: $(head -c 300 "$err")"
+    return
+  fi
   if [ $rc -ne "$want" ]; then
     fail "expected exit $want, got $rc: ${args[*]} :: $(head -c 300 "$err")"
     return
@@ -94,6 +98,17 @@ else
   echo "note: running as root, unreadable-file cases skipped"
 fi
 
+# zero bytes, cut short (truncated HDF5), a directory, a header that claims
+# 8 TiB of labels
+bad -- lt-protos "$B/empty.h5" -o X
+bad -- lt-eval "$B/feats_truncated.h5" "$C"
+bad -- lt-attend --classifier "$B/clf_truncated.h5" --protos "$P" -o X
+bad -- lt-ensemble "$C" "$B/empty.h5" -o X
+bad -- lt-compat --classifier "$C" --protos "$B" --mismatch
+bad -- lt-protos "$B/feats_huge_claim.h5" -o X
+bad -- lt-project --features "$B/feats_truncated.h5" --classifier "$C" --protos "$P"
+bad -- lt-project --features "$F" --classifier "$B/clf_v2.h5" --protos "$P"
+
 # ------------------------------------------- wrong lt_type for the role
 bad -- lt-protos "$C" -o X
 bad -- lt-attend --classifier "$F" --protos "$P" -o X
@@ -135,7 +150,15 @@ bad -- lt-ensemble "$C" "$B/clf_inf.h5" -o X
 bad -- lt-eval "$F" "$B/protos_nan.h5"
 bad -- lt-compat --classifier "$B/clf_nan.h5" --protos "$P" --sharpness
 
-# ------------------------------------------- empty features (N = 0)
+# float64 values beyond float32 range
+bad -- lt-eval "$B/feats_f64_overflow.h5" "$C"
+
+# ------------------------------------------- empty classes: N = 0, C = 0, a
+# prototype averaging no sample; negative class ids
+bad -- lt-attend --classifier "$C" --protos "$B/protos_zero_count.h5" -o X
+bad -- lt-eval "$F" "$B/clf_no_classes.h5"
+bad -- lt-ensemble "$C" "$B/clf_no_classes.h5" -o X
+bad -- lt-attend --classifier "$B/clf_negative_id.h5" --protos "$P" -o X
 bad -- lt-protos "$B/feats_empty.h5" -o X
 bad -- lt-eval "$B/feats_empty.h5" "$C" --predictions X
 
@@ -166,6 +189,19 @@ usage -- lt-eval "$F" "$C" --format xml
 usage -- lt-eval "$F" "$C" "$C" --names only-one
 usage -- lt-compat --protos "$P" --mismatch
 usage -- lt-compat --classifier "$C" --protos "$P" --neighbours abc
+usage -- lt-attend --classifier "$C" --protos "$P" -o X -k -1
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --tau -2
+usage -- lt-attend --classifier "$C" --protos "$P" -o X --tau nan
+usage -- lt-project --features "$F" --classifier "$C"
+usage -- lt-project --features "$F" --classifier "$C" --protos "$P" --neighbours -1
+usage -- lt-wordnet --pair dog.n.01
+usage -- lt-wordnet --no-such-option
+# k = the largest training count leaves no source class (data, not usage)
+bad -- lt-attend --classifier "$C" --protos "$P" -o X -k 100000
+# lt-wordnet: unknown synsets, a missing neighbours table, a malformed one
+bad -- lt-wordnet --pair dog.n.01 no_such_word.n.01
+bad -- lt-wordnet "$NOPE"
+bad --in "$B/not_hdf5.h5" -- lt-wordnet
 barrier
 
 # ------------------------------------------- an existing output survives a failed run

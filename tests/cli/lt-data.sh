@@ -80,6 +80,10 @@ expect_ok lt-data folder -q "$WORK/tree/root" -o "$WORK/tree/out/list.txt"
 expect_equal "$(cat "$WORK/tree/out/list.txt")" "$(printf 'cat/a.png 0\ncat/b.png 0\ndog food/x y.png 1\nemu/nested/e1.PNG 2')" "folder list"
 expect_equal "$(cat "$WORK/tree/out/classes.txt")" "$(printf 'cat\ndog food\nemu')" "folder classes.txt"
 expect_ok lt-data check -q "$WORK/tree/out/list.txt" --root "$WORK/tree/root"
+# the same list with CRLF line ends, tabs and blank lines: paths keep their
+# spaces (the label is the last field)
+printf 'cat/a.png\t0\r\n\r\ndog food/x y.png   1\r\n' >"$WORK/tree/out/crlf.txt"
+expect_ok lt-data check -q "$WORK/tree/out/crlf.txt" --root "$WORK/tree/root"
 
 section "bad input: exit 1, one error line, no output left"
 printf 'c.png 1\nmissing.png 2\n' >"$WORK/odd/missing.txt"
@@ -96,6 +100,11 @@ expect_fail 1 "has no entries" "$WORK/out.txt" -- lt-data subsample "$WORK/empty
 printf 'a.png 1\nb.png 2\nc.png two\n' >"$WORK/word.txt"
 expect_fail 1 "word.txt line 3: label 'two' is not an integer" "$WORK/out.txt" -- \
     lt-data subsample "$WORK/word.txt" -o "$WORK/out.txt" --n-max 5 --n-min 1
+printf 'a.png 1\njust-a-path.png\n' >"$WORK/nolabel.txt"
+expect_fail 1 "nolabel.txt line 2: expected '<path> <label>', found 'just-a-path.png'" -- \
+    lt-data check "$WORK/nolabel.txt" --root "$WORK"
+printf 'a.png 99999999999\n' >"$WORK/huge.txt"
+expect_fail 1 "huge.txt line 1: label 99999999999 is too large" -- lt-data check "$WORK/huge.txt" --root "$WORK"
 printf 'a.png -1\n' >"$WORK/negative.txt"
 expect_fail 1 "line 1: label -1 is negative" "$WORK/out.txt" -- lt-data check "$WORK/negative.txt" --root "$WORK"
 expect_fail 1 "class 0 has 3 images; the profile asks for 50" "$WORK/out.txt" "$WORK/val.txt" -- \

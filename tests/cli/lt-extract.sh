@@ -86,6 +86,24 @@ expect_fail 1 "shards of different extractions" "$WORK/x.h5" -- \
     lt-extract --merge "$WORK/test-1.h5" "$WORK/val-2.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
 expect_fail 1 "val\.h5 is not a shard" "$WORK/x.h5" -- lt-extract --merge "$WORK/val.h5" -o "$WORK/x.h5"
 
+section "a list with CRLF line ends, tabs and spaces in paths gives the same features"
+mkdir -p "$D/with space"
+head -3 "$D/val.txt" >"$WORK/plain.txt"
+: >"$WORK/crlf.txt"
+n=0
+while read -r path label; do
+    n=$((n + 1)); cp "$D/$path" "$D/with space/image $n.png"
+    printf 'with space/image %d.png\t %s\r\n\r\n' "$n" "$label" >>"$WORK/crlf.txt"
+done <"$WORK/plain.txt"
+expect_ok lt-extract -q "${E[@]}" --list "$WORK/plain.txt" --root "$D" -o "$WORK/plain.h5"
+expect_ok lt-extract -q "${E[@]}" --list "$WORK/crlf.txt" --root "$D" -o "$WORK/crlf.h5"
+/usr/bin/python3 - "$WORK/plain.h5" "$WORK/crlf.h5" <<'PY' || fail "CRLF list with spaces"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert np.array_equal(a["features"][()], b["features"][()]) and np.array_equal(a["labels"][()], b["labels"][()])
+assert [i.decode() for i in b["ids"][()]] == ["with space/image %d.png" % n for n in (1, 2, 3)], b["ids"][()]
+PY
+
 section "bad input: exit 1 (2 for usage), one error line, no output"
 X=$WORK/x.h5
 L=(--root "$D" "${E[@]}")

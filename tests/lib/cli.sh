@@ -17,7 +17,7 @@
 #                          line on stderr, which starts "<tool>: error: "
 #                          (<tool> = name of COMMAND's program) and matches the
 #                          extended regex PATTERN; every PATH must not exist
-#                          afterwards, nor any temporary PATH.tmp.* beside it
+#                          afterwards, nor any temporary .NAME.tmp.* beside it
 #
 #   After each expect_*, the command's output is in "$LT_STDOUT" and
 #   "$LT_STDERR" (files) for further checks.
@@ -99,7 +99,7 @@ expect_fail() {
     local path leftover
     for path in ${paths[@]+"${paths[@]}"}; do
         [[ ! -e $path ]] || fail "'$path' exists after a failed run of: $*"
-        for leftover in "$path".tmp.*; do
+        for leftover in "$(dirname "$path")/.$(basename "$path")".tmp.*; do
             [[ ! -e $leftover ]] || fail "temporary '$leftover' left behind by: $*"
         done
     done

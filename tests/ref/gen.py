@@ -262,6 +262,27 @@ def cmd_bad(a):
     write_ensemble(J("ens_other_dim.h5"), [(W, ids, counts, 16.0),
                                            (np.hstack([W, W[:, :1]]), ids, counts, 16.0)])
     write_classifier(J("clf_other_ids.h5"), W, ids + 1000, counts)
+    # damaged files: cut short, zero bytes
+    for good, cut in (("good_feats.h5", "feats_truncated.h5"), ("good_clf.h5", "clf_truncated.h5")):
+        with open(J(good), "rb") as f:
+            data = f.read()
+        with open(J(cut), "wb") as f:
+            f.write(data[: len(data) * 3 // 5])
+    open(J("empty.h5"), "wb").close()
+    # a header claiming far more data than the file holds (8 TiB of labels)
+    with h5py.File(J("feats_huge_claim.h5"), "w") as f:
+        header(f, "features", "vlen")
+        put_array(f, "features", X, "f4", False)
+        f.create_dataset("labels", shape=(2 ** 40,), dtype="i8")
+    # a class without samples, a class with none in the classifier
+    zero = counts.copy(); zero[2] = 0
+    write_prototypes(J("protos_zero_count.h5"), P, ids, zero)
+    write_classifier(J("clf_no_classes.h5"), W[:0], ids[:0], counts[:0])
+    neg = ids.copy(); neg[4] = -3
+    write_classifier(J("clf_negative_id.h5"), W, neg, counts)
+    # float64 values beyond float32's range
+    Xo = X.astype(np.float64); Xo[1, 1] = 1e300
+    write_features(J("feats_f64_overflow.h5"), Xo, y, flavour="f64-contig-fixed")
 
 
 def main():
