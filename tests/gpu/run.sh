@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs the GPU checks on a machine with a GPU, after tests/gpu/CMakeLists.txt
-# built the core into BUILD: unit tests on cuda vs cpu, then the tools with
-# --device cuda against --device cpu on generated features.
-#   tests/gpu/run.sh BUILD
+# built lt into BUILD: unit tests on cuda vs cpu, then the training-free
+# tools with --device cuda against --device cpu on generated features, then
+# (given a data set made by lt-data fashion-mnist) lt-train and lt-extract
+# on cuda end to end.
+#   tests/gpu/run.sh BUILD [DATA_FOLDER]
 set -euo pipefail
 build=$1
+data=${2:-}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 "$build/gpu_tests"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -31,3 +34,44 @@ PY
 echo "lt-eval --device cpu:";  cat "$work/eval-cpu.tsv"
 echo "lt-eval --device cuda:"; cat "$work/eval-cuda.tsv"
 cmp "$work/eval-cpu.tsv" "$work/eval-cuda.tsv" && echo "gpu checks: cpu and cuda agree"
+
+[ -n "$data" ] || exit 0
+
+# lt-train and lt-extract on cuda: the default recipe, end to end.
+common=(--config fashion-mnist-lt --train-list "$data/train.txt" --val-list "$data/val.txt" --root "$data")
+seconds() { python3 -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$1"; }
+start=$(date +%s.%N)
+"$bin/lt-train" "${common[@]}" --device cuda --log "$work/train.jsonl" -o "$work/model.h5"
+echo "lt-train --device cuda, fashion-mnist-lt recipe: $(seconds "$start") s"
+tail -n 1 "$work/train.jsonl"
+# A checkpoint written on cuda resumes on cuda.
+"$bin/lt-train" "${common[@]}" --device cuda --epochs 2 -q -o "$work/short.h5"
+"$bin/lt-train" "${common[@]}" --device cuda --epochs 3 --resume -o "$work/short.h5"
+for split in train val test; do
+  start=$(date +%s.%N)
+  "$bin/lt-extract" --model "$work/model.h5" --list "$data/$split.txt" --root "$data" --device cuda -o "$work/$split.h5"
+  echo "lt-extract --device cuda, $split: $(seconds "$start") s"
+done
+"$bin/lt-extract" --model "$work/model.h5" --list "$data/test.txt" --root "$data" --device cpu -o "$work/test-cpu.h5"
+"$bin/lt-protos" "$work/train.h5" -o "$work/protos.h5"
+"$bin/lt-eval" "$work/test.h5" "$work/model.h5" "$work/protos.h5" --names cosine,prototypes --device cuda
+"$bin/lt-eval" "$work/test-cpu.h5" "$work/model.h5" "$work/protos.h5" --names cosine,prototypes --device cpu \
+    --format tsv >"$work/eval-cpu.tsv"
+"$bin/lt-eval" "$work/test.h5" "$work/model.h5" "$work/protos.h5" --names cosine,prototypes --device cuda \
+    --format tsv >"$work/eval-cuda.tsv"
+python3 - "$work" <<'PY'
+import sys, h5py, numpy as np
+work = sys.argv[1]
+epochs = h5py.File(f"{work}/short.h5")["train_state"].attrs["epoch"]
+print(f"lt-train --resume on cuda: checkpoint after 2 epochs resumed to {int(np.ravel(epochs)[0])}")
+assert int(np.ravel(epochs)[0]) == 3
+gpu = h5py.File(f"{work}/test.h5")["features"][:]
+cpu = h5py.File(f"{work}/test-cpu.h5")["features"][:]
+assert gpu.shape == cpu.shape == (10000, 64), gpu.shape
+relative = np.abs(gpu - cpu).max() / np.abs(cpu).max()
+print(f"lt-extract test features: max |cuda - cpu| = {np.abs(gpu - cpu).max():.2e} ({relative:.2e} of the largest)")
+assert relative < 1e-2  # cuDNN convolutions use TF32 by default
+PY
+echo "lt-eval, features extracted on cpu:";  cat "$work/eval-cpu.tsv"
+echo "lt-eval, features extracted on cuda:"; cat "$work/eval-cuda.tsv"
+echo "gpu checks: lt-train and lt-extract ran on cuda"

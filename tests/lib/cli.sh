@@ -84,6 +84,10 @@ expect_fail() {
     _lt_run "$@"
     local lines
     lines=$(wc -l <"$LT_STDERR")
+    if [[ $LT_STATUS -gt 128 ]]; then
+        _lt_show "$@"
+        fail "ended by signal $((LT_STATUS - 128)) (a crash, never an acceptable way to refuse input)"
+    fi
     if [[ $LT_STATUS -ne $status ]]; then
         _lt_show "$@"
         fail "expected exit status $status"
