@@ -3,8 +3,8 @@
 // way the tools read it. Any outcome but values or an lt::Error is a finding.
 #include "fuzz_file.hpp"
 
-#include "lt/error.hpp"
-#include "lt/schema.hpp"
+#include "lt/base/error.hpp"
+#include "lt/io/schema.hpp"
 
 #include <hdf5.h>
 

@@ -3,8 +3,8 @@
 // each kind is in the corpus).
 #include "fuzz_file.hpp"
 
-#include "lt/error.hpp"
-#include "lt/idx.hpp"
+#include "lt/base/error.hpp"
+#include "lt/io/idx.hpp"
 
 #include <cstdlib>
 

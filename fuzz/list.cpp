@@ -1,7 +1,7 @@
 // Fuzzes the list-file parser (lt::parse_list): any bytes must give entries
 // or an lt::Error, never a crash, a hang or an accepted negative label.
-#include "lt/error.hpp"
-#include "lt/lists.hpp"
+#include "lt/base/error.hpp"
+#include "lt/io/lists.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -262,7 +262,7 @@ def cmd_report(a):
 
     md.append("## Classifiers per backbone (supplementary Table 4)\n")
     md.append("Test accuracy (%) of each classifier, built from one trained backbone without further training "
-              "(METHOD.md §4–5): w^h(k) = ŵ^kt(k) + p̂ + ŵ (Eq. 7), w^hc = ŵ^kt + p̂ (Eq. 9), ensembles average "
+              "(docs/method.md §4–5): w^h(k) = ŵ^kt(k) + p̂ + ŵ (Eq. 7), w^hc = ŵ^kt + p̂ (Eq. 9), ensembles average "
               "probabilities (Eq. 8). Files: `<backbone>/table4.tsv`, `table4.tsv` (all backbones).\n")
     for b in backbones:
         md.append("### %s\n" % b)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Adding new classes without training (paper Table 2, "few-shot classes
 # excluded"): train a backbone without the few-shot classes, then give them
-# classifier rows from their prototypes alone with w^hc (METHOD.md Eq. 9,
+# classifier rows from their prototypes alone with w^hc (docs/method.md Eq. 9,
 # lt-attend --continual) and report their accuracy.
 #
 #   examples/new-classes/run.sh [--data DIR] [--out DIR] [--epochs E] [--config RECIPE] [--few N]

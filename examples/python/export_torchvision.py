@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export a torchvision model's state dict to lt's --init format (DESIGN.md):
+"""Export a torchvision model's state dict to lt's --init format (docs/design.md):
 one HDF5 dataset per state-dict key, named by the key with its dots
 (/conv1.weight, /layer1.0.bn1.running_mean, ...). lt-train --init and
 lt-extract --arch A --init read it; torchvision's fc.* head is ignored.

@@ -6,7 +6,7 @@
   read_lt.py --model MODEL.h5 --train TRAIN.h5 --test TEST.h5 [--protos PROTOS.h5]
              [--classifier CLF.h5 ...]
 
-Prints what each file holds, recomputes the prototypes (METHOD.md Eq. 3) and
+Prints what each file holds, recomputes the prototypes (docs/method.md Eq. 3) and
 compares them with lt-protos' file when given, and evaluates the model's cosine
 classifier, the prototypes and any classifier or ensemble file on the test
 features (top-1, mean of softmax probabilities for ensembles, Eq. 8).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad input to the core tools (lt-protos, lt-attend, lt-ensemble, lt-eval,
-# lt-compat), DESIGN.md "CLI contract":
+# lt-compat), docs/design.md "CLI contract":
 #   data errors  -> exit 1, exactly one stderr line 'lt-<tool>: error: ...',
 #                   no output file (an existing output left untouched, no
 #                   temporary file left behind);

@@ -1,4 +1,4 @@
-# SIGKILL at random moments (DESIGN.md: nothing written is ever left partial).
+# SIGKILL at random moments (docs/design.md: nothing written is ever left partial).
 # lt-extract, lt-attend and lt-train are killed after a random delay between
 # 0 and the length of an uninterrupted run; afterwards the output path must
 # hold nothing (first write) or the previous complete file, or the complete

@@ -64,7 +64,7 @@ expect_equal "$(/usr/bin/python3 -c 'import sys,h5py; print(*h5py.File(sys.argv[
 
 section "linear head, balanced softmax, class-aware and progressive sampling, warm-up, two learning rates"
 expect_ok lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/linear.h5" "${FAST[@]}" --epochs 1 \
-    --classifier linear --loss balanced-softmax --sampler class-aware --warmup-epochs 0.5 --lr-backbone 0.01
+    --head linear --loss balanced-softmax --sampler class-aware --warmup-epochs 0.5 --lr-backbone 0.01
 expect_equal "$(attr "$WORK/linear.h5" classifier kind)" linear "classifier kind"
 /usr/bin/python3 -c 'import sys,h5py; assert h5py.File(sys.argv[1])["classifier/bias"].shape == (10,)' "$WORK/linear.h5" ||
     fail "linear classifier without bias"

@@ -4,10 +4,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "lt/attend.hpp"
-#include "lt/eval.hpp"
-#include "lt/models.hpp"
-#include "lt/tensor.hpp"
+#include "lt/learn/models.hpp"
+#include "lt/math/tensor.hpp"
+#include "lt/transfer/attend.hpp"
+#include "lt/transfer/eval.hpp"
 
 #include <ATen/Context.h>
 #include <torch/nn/functional/loss.h>

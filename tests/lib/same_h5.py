@@ -1,5 +1,5 @@
 """Compares two HDF5 files: every dataset and attribute, except the
-provenance of the run (time, command line). Prints what differs.
+provenance of the run (time, command line, options). Prints what differs.
 
   /usr/bin/python3 tests/lib/same_h5.py A.h5 B.h5    # exit 0 when the same
 """
@@ -8,7 +8,7 @@ import sys
 import h5py
 import numpy as np
 
-VOLATILE = {"lt_created_utc", "lt_command_line"}
+VOLATILE = {"lt_created_utc", "lt_command_line", "lt_options"}
 
 
 def items(path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end check of the training-free core against an independent numpy
-# implementation of METHOD.md (tests/ref/ltref.py), on generated long-tailed
+# implementation of docs/method.md (tests/ref/ltref.py), on generated long-tailed
 # features written by h5py in several flavours (float32/float64, chunked+gzip
 # or contiguous, fixed or variable-length strings; scattered, unsorted class
 # ids; an unbalanced test set with unlabelled samples).

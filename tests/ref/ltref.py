@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Independent numpy reference of METHOD.md, used to check the C++ tools.
+"""Independent numpy reference of docs/method.md, used to check the C++ tools.
 
-Written from METHOD.md and DESIGN.md only, not from the C++ sources.  Every
+Written from docs/method.md and docs/design.md only, not from the C++ sources.  Every
 computation is done in float64; arrays read from lt-h5 files are first rounded
-to float32, because the tools store and read float32 (DESIGN.md: float64
+to float32, because the tools store and read float32 (docs/design.md: float64
 inputs are converted to float32 on read).
 
 Pieces (equation numbers are the paper's):
@@ -12,7 +12,7 @@ Pieces (equation numbers are the paper's):
   member_probs()   Eq. 1-2 softmax(s * cos) of one cosine classifier
   ensemble_probs() Eq. 8   mean of the members' probabilities
   evaluate()       many / medium / few / total, class mean, top-5
-  mismatch(), sharpness(), neighbours()   the analyses of METHOD.md Sec. 6
+  mismatch(), sharpness(), neighbours()   the analyses of docs/method.md Sec. 6
 """
 
 import math
@@ -88,7 +88,7 @@ class Prototypes:
             raise RefError("duplicate class ids")
 
     def as_classifier(self):
-        """DESIGN.md: a prototypes file used as a classifier has cosine weights =
+        """docs/design.md: a prototypes file used as a classifier has cosine weights =
         the prototypes, class_counts = /counts and scale 16."""
         return Classifier(self.protos, self.class_ids, self.counts, 16.0, "cosine")
 
@@ -160,7 +160,7 @@ def attend(clf, pro, mode="p2w", k=0, tau=10.0, terms=TERMS_ALL, continual=False
             src_n = np.array([clf.class_counts[w_of[c]] if c in w_of else pro.counts[p_of[c]]
                               for c in src_ids], dtype=np.int64)
             V = P
-        keep = src_n > k  # strict, METHOD.md Eq. 4
+        keep = src_n > k  # strict, docs/method.md Eq. 4
         if not keep.any():
             raise RefError("k=%g leaves no source class" % k)
         V = V[keep]

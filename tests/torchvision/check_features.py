@@ -7,12 +7,12 @@ running statistics, exports the state dict to HDF5 in the --init format
 (one dataset per key, named with its dots, at the root), and saves a batch of
 preprocessed images with torchvision's pooled features (eval mode). Then runs
 the C++ side, the doctest case "models: features equal torchvision's" of
-lt_unit_tests, which loads the weights into lt::models, checks the key order
+unit_learn, which loads the weights into lt::models, checks the key order
 and the load report, and compares the features (max abs difference <= 1e-4).
 
 Needs Debian's python3-torch, python3-torchvision and python3-h5py.
 
-    tests/torchvision/check_features.py --unit-tests build/tests/lt_unit_tests
+    tests/torchvision/check_features.py --unit-tests build/tests/unit_learn
 """
 import argparse
 import os
@@ -69,7 +69,7 @@ def write_files(arch, seed, batch, folder):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--unit-tests", required=True, help="path of the lt_unit_tests binary")
+    parser.add_argument("--unit-tests", required=True, help="path of the unit_learn test binary")
     parser.add_argument("--archs", default="resnet18,resnet50", help="comma-separated, of: " + ", ".join(ARCHS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=4)

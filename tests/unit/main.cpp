@@ -1,3 +1,3 @@
-// The doctest runner of the unit tests (tests/unit/*.cpp, one file per module).
+// The doctest runner of the unit tests: one binary per wing (tests/unit/<wing>/*.cpp).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

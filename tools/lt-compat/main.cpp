@@ -1,5 +1,5 @@
 // lt-compat: agreement between prototypes and classifier weights.
-#include "lt/compat.hpp"
+#include "lt/analysis/compat.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -12,5 +12,5 @@ int main(int argc, char** argv) {
         "lt-attend(1), lt-protos(1), lt-h5(5)"};
     lt::compat::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::compat::run(options); });
+                             [&](const lt::Compute& compute) { lt::compat::run(options, compute); });
 }

@@ -1,6 +1,6 @@
 // lt-data: builds long-tailed data sets as list files (see lib/lt/data.hpp).
-#include "lt/cli.hpp"
-#include "lt/data.hpp"
+#include "lt/cli/cli.hpp"
+#include "lt/data/data.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
         "  $ grep -v ' 3$' train.txt | lt-data subsample - -o lt.txt --n-max 200 --n-min 2\n"
         "  $ lt-data folder photos/ -o photos/list.txt            # ImageFolder tree -> list + classes.txt\n"
         "  $ lt-data check lt.txt --root data/                    # decode every image once\n",
-        "lt-train(1), lt-extract(1)"};
+        "lt-train(1), lt-extract(1)",
+        lt::cli::kWorkers};
     lt::data::Options options;
     return lt::cli::run_tool(
-        argc, argv, info, [&](CLI::App& app) { options.add_to(app); }, [&] { options.run(); });
+        argc, argv, info, [&](CLI::App& app) { options.add_to(app); }, [&](const lt::Compute& compute) { options.run(compute); });
 }

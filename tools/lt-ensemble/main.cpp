@@ -1,5 +1,5 @@
 // lt-ensemble: the mean-of-probabilities ensemble of classifiers (Eq. 8).
-#include "lt/ensemble.hpp"
+#include "lt/transfer/ensemble.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -11,5 +11,5 @@ int main(int argc, char** argv) {
         "lt-attend(1), lt-eval(1), lt-h5(5)"};
     lt::ensemble::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::ensemble::run(options); });
+                             [&](const lt::Compute&) { lt::ensemble::run(options); });
 }

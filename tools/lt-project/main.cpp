@@ -1,6 +1,6 @@
 // lt-project: 2-D view of a few-shot class, its attention neighbours and
 // their class representations (supplementary Fig. 1).
-#include "lt/project.hpp"
+#include "lt/analysis/project.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -14,5 +14,5 @@ int main(int argc, char** argv) {
         "lt-compat(1), lt-attend(1)"};
     lt::project::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::project::run(options); });
+                             [&](const lt::Compute& compute) { lt::project::run(options, compute); });
 }

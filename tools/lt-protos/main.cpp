@@ -1,5 +1,5 @@
 // lt-protos: class prototypes (Eq. 3) from a features file.
-#include "lt/protos.hpp"
+#include "lt/transfer/protos.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -11,5 +11,5 @@ int main(int argc, char** argv) {
         "lt-attend(1), lt-eval(1), lt-compat(1), lt-h5(5)"};
     lt::protos::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::protos::run(options); });
+                             [&](const lt::Compute&) { lt::protos::run(options); });
 }

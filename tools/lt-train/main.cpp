@@ -1,5 +1,5 @@
 // lt-train: a backbone with a cosine classifier from a list of images.
-#include "lt/train.hpp"
+#include "lt/learn/train.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
         "      --root places365 -o model.h5 --resume    # continues the run if it was interrupted\n"
         "  $ grep -v ' [789]$' fm/train.txt > seen.txt   # classes 7-9 left out: no classifier rows\n"
         "  $ lt-train --config fashion-mnist-lt --train-list seen.txt --root fm -o seen.h5 --log seen.jsonl\n",
-        "lt-extract(1), lt-data(1), lt-eval(1), lt-h5(5)"};
+        "lt-extract(1), lt-data(1), lt-eval(1), lt-h5(5)",
+        lt::cli::kDevice | lt::cli::kWorkers};
     lt::train::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::train::run(options); });
+                             [&](const lt::Compute& compute) { lt::train::run(options, compute); });
 }

@@ -1,5 +1,5 @@
 // lt-wordnet: WordNet Leacock-Chodorow similarity of attention neighbours.
-#include "lt/wordnet.hpp"
+#include "lt/wordnet/wordnet.hpp"
 
 int main(int argc, char** argv) {
     const lt::cli::ToolInfo info{
@@ -11,5 +11,5 @@ int main(int argc, char** argv) {
         "lt-compat(1), wn(1)"};
     lt::wordnet::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
-                             [&] { lt::wordnet::run(options); });
+                             [&](const lt::Compute&) { lt::wordnet::run(options); });
 }

@@ -1,0 +1,50 @@
+// lt-compat: how well prototypes and classifier weights agree (docs/method.md §6,
+// supplementary Table 3 and Figs. 3-4): the mismatch count, the sharpness
+// curve and the attention neighbours of classes.
+#pragma once
+
+#include "lt/cli/cli.hpp"
+#include "lt/io/schema.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lt::compat {
+
+struct Mismatch {
+    std::int64_t class_id, closest_class_id;
+};
+struct MismatchReport {
+    std::int64_t compared = 0;  // classes with both a prototype and a classifier row
+    std::vector<Mismatch> mismatches;
+};
+// Classes whose prototype p^_i is not most cosine-similar to their own w^_i
+// among all classifier rows (a tie with the own row counts as a match).
+MismatchReport mismatches(const Classifier& classifier, const Prototypes& prototypes);
+
+// Mean over prototypes of their cosine similarities to every classifier row,
+// sorted in decreasing order: element r is rank r + 1.
+std::vector<double> sharpness(const Classifier& classifier, const Prototypes& prototypes);
+
+struct Neighbour {
+    std::int64_t class_id, rank, neighbour_id;
+    double score;  // attention weight alpha_ij, p->w, k = 0
+};
+// The `count` classes with the highest attention weight for each class that
+// has a prototype (or only for `only_class`).
+std::vector<Neighbour> neighbours(const Classifier& classifier, const Prototypes& prototypes, std::int64_t count,
+                                  double tau, std::optional<std::int64_t> only_class = std::nullopt);
+
+struct Options {
+    std::string classifier, protos, class_names;
+    bool mismatch = false, sharpness = false;
+    std::int64_t neighbours = 0;
+    std::optional<std::int64_t> class_id;
+    double tau = 10.0;
+    void add_to(CLI::App& app);
+};
+
+void run(const Options& options, const Compute& compute);
+
+}  // namespace lt::compat

@@ -1,0 +1,184 @@
+#include "lt/cli/cli.hpp"
+
+#include "lt/base/error.hpp"
+#include "lt/base/log.hpp"
+#include "lt/base/version.hpp"
+#include "lt/io/h5.hpp"
+#include "lt/io/provenance.hpp"
+
+#include <fmt/format.h>
+#include <hdf5.h>
+
+#include <cstdio>
+#include <iostream>
+#include <new>
+#include <thread>
+
+namespace lt::cli {
+
+namespace {
+
+
+std::string shell_quote(const std::string& word) {
+    if (!word.empty() && word.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+            std::string::npos)
+        return word;
+    std::string quoted = "'";
+    for (char c : word) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// Collapses CLI11's multi-line messages into one line.
+std::string one_line(std::string text) {
+    for (char& c : text)
+        if (c == '\n' || c == '\r') c = ' ';
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+int fail(int status, const std::string& what, const std::string& hint = {}) {
+    std::string line = log::tool() + ": error: " + one_line(what);
+    if (!hint.empty()) line += " (hint: " + hint + ")";
+    std::fprintf(stderr, "%s\n", line.c_str());
+    return status;
+}
+
+// LibTorch's errors carry a backtrace after the message: keep the first line.
+std::string first_line(const std::string& message) {
+    auto end = message.find('\n');
+    return end == std::string::npos ? message : message.substr(0, end);
+}
+
+}  // namespace
+
+namespace {
+CLI::Validator number_check(const char* name, bool (*accept)(double), const char* requirement) {
+    return CLI::Validator(
+        [accept, requirement](std::string& text) -> std::string {
+            double value = 0;
+            if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
+            if (!accept(value)) return std::string("must be ") + requirement + ", got " + text;
+            return {};
+        },
+        "", name);
+}
+}  // namespace
+
+const CLI::Validator NonNegative =
+    number_check("NONNEGATIVE", [](double value) { return value >= 0; }, ">= 0");
+const CLI::Validator Positive = number_check("POSITIVE", [](double value) { return value > 0; }, "> 0");
+
+void CommonOptions::add_to(CLI::App& app) {
+    app.add_flag("-q,--quiet", quiet, "Print nothing but data and errors");
+    app.add_flag("-v,--verbose", verbose, "Print more about what is done (repeatable)");
+    app.add_flag("--hdf5-errors", hdf5_errors, "Print the HDF5 library's error stack too");
+}
+
+void CommonOptions::apply() const {
+    log::set_level(quiet ? 0 : 1 + verbose);
+    if (!hdf5_errors) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+void OutputOption::add_to(CLI::App& app, const std::string& what) {
+    app.add_option("-o,--output", path, what)->required()->type_name("PATH");
+}
+
+void ComputeOptions::add_to(CLI::App& app, unsigned parts) {
+    app.add_option("--threads", threads, "CPU threads (0 = all cores)")->check(NonNegative)->capture_default_str();
+    if (parts & kDevice)
+        app.add_option("--device", device, "Where matrices are computed (auto: cuda when this build has it and a "
+                                            "GPU is visible)")
+            ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+            ->capture_default_str();
+    if (parts & kWorkers)
+        app.add_option("--workers", workers, "Image decoding threads (0 = as many as --threads)")
+            ->check(NonNegative)
+            ->capture_default_str();
+}
+
+Compute ComputeOptions::resolve() const {
+    Compute compute;
+    compute.threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+    if (compute.threads < 1) compute.threads = 1;
+    compute.workers = workers > 0 ? workers : compute.threads;
+    compute.device = device;
+    return compute;
+}
+
+void add_group_thresholds(CLI::App& app, GroupThresholds& thresholds) {
+    app.add_option("--many", thresholds.many, "Many-shot classes have more than this many training samples")
+        ->check(NonNegative)
+        ->capture_default_str();
+    app.add_option("--few", thresholds.few, "Few-shot classes have fewer than this many training samples")
+        ->check(NonNegative)
+        ->capture_default_str();
+}
+
+void SeedOption::add_to(CLI::App& app) {
+    app.add_option("--seed", seed, "Random seed (same seed on CPU gives identical output)")
+        ->capture_default_str();
+}
+
+// The value of an option the tool may have (--seed, --device), for provenance.
+std::string option_value(const CLI::App& app, const std::string& name) {
+    const CLI::Option* option = app.get_option_no_throw(name);
+    if (!option) return {};
+    return option->count() ? option->as<std::string>() : option->get_default_str();
+}
+
+int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&)>& setup,
+             const std::function<void(const Compute&)>& run) {
+    log::set_tool(info.name);
+    // HDF5 prints its error stack unless told not to; --hdf5-errors re-enables it.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
+    CommonOptions common;
+    ComputeOptions compute;
+
+    CLI::App app(info.summary, info.name);
+    app.set_version_flag("--version", fmt::format("{} {} (commit {})", info.name, version(), git_commit()));
+    std::string footer;
+    if (!info.examples.empty()) footer += "Examples:\n" + info.examples;
+    if (!info.see_also.empty()) footer += "\nSee also: " + info.see_also + "\n";
+    app.footer(footer);
+    app.get_formatter()->column_width(34);
+    try {
+        setup(app);
+        compute.add_to(app, info.compute);
+        common.add_to(app);
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return 0;
+    } catch (const CLI::CallForVersion&) {
+        std::cout << app.version() << "\n";
+        return 0;
+    } catch (const CLI::ParseError& error) {
+        return fail(2, error.what(), "see " + info.name + " --help");
+    }
+    try {
+        h5::install_cleanup_on_signals();
+        common.apply();
+        h5::set_invocation({command_line, app.config_to_str(/*default_also=*/true, /*write_description=*/false),
+                            option_value(app, "--seed"), option_value(app, "--device")});
+        run(compute.resolve());
+        std::fflush(stdout);
+        if (std::ferror(stdout)) return fail(1, "cannot write to standard output");
+        return 0;
+    } catch (const UsageError& error) {
+        return fail(2, error.what(), error.hint().empty() ? "see " + info.name + " --help" : error.hint());
+    } catch (const Error& error) {
+        return fail(1, error.what(), error.hint());
+    } catch (const std::bad_alloc&) {
+        return fail(1, "out of memory");
+    } catch (const std::exception& error) {
+        return fail(1, first_line(error.what()));
+    }
+}
+
+}  // namespace lt::cli

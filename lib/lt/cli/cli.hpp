@@ -1,0 +1,93 @@
+// What every tool shares: the option groups, the help layout and the one
+// place where exceptions become an error line and an exit status.
+//
+//   int main(int argc, char** argv) {
+//       lt::EvalOptions options;
+//       return lt::cli::run_tool(argc, argv, info,
+//           [&](CLI::App& app) { options.add_to(app); },
+//           [&](const lt::Compute& compute) { lt::eval::run(options, compute); });
+//   }
+//
+// Exit status: 0 success, 1 runtime/data error, 2 usage error. Errors are one
+// line on stderr: "lt-<tool>: error: <what> (hint: ...)".
+#pragma once
+
+#include "lt/base/compute.hpp"
+#include "lt/base/groups.hpp"
+#include "lt/base/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace lt::cli {
+
+// Which compute options a tool offers besides --threads (which every tool has).
+enum ComputeParts : unsigned { kThreadsOnly = 0, kDevice = 1, kWorkers = 2 };
+
+struct ToolInfo {
+    std::string name;      // "lt-eval"
+    std::string summary;   // one line
+    std::string examples;  // lines of "  $ command" with a short comment; one uses a pipe
+    std::string see_also;  // "lt-protos(1), lt-h5(5)"
+    unsigned compute = kThreadsOnly;
+};
+
+// --quiet, --verbose, --hdf5-errors: on every tool.
+struct CommonOptions {
+    bool quiet = false;
+    int verbose = 0;
+    bool hdf5_errors = false;
+    void add_to(CLI::App& app);
+    void apply() const;  // sets the log level and HDF5 error printing
+};
+
+// --threads (every tool), --device and --workers (where the tool has them),
+// with one default each. resolve() turns 0 into counts: threads 0 = all
+// cores, workers 0 = as many as threads.
+struct ComputeOptions {
+    int threads = 0;
+    std::string device = "auto";
+    int workers = 0;
+    void add_to(CLI::App& app, unsigned parts);
+    Compute resolve() const;
+};
+
+// -o/--output PATH ("-" = stdout).
+struct OutputOption {
+    std::string path;
+    void add_to(CLI::App& app, const std::string& what = "output file ('-' = stdout)");
+};
+
+// --seed N where randomness is involved.
+struct SeedOption {
+    std::uint64_t seed = 0;
+    void add_to(CLI::App& app);
+};
+
+// --many N --few N: the shot-group thresholds (lt/base/groups.hpp).
+void add_group_thresholds(CLI::App& app, GroupThresholds& thresholds);
+
+// Number checks with short messages ("must be >= 0, got -3"); CLI11's own
+// print the whole double range.
+extern const CLI::Validator NonNegative;
+extern const CLI::Validator Positive;
+
+// An old spelling of an option, kept working: it sets the same variable,
+// warns that it is deprecated, and is not shown in --help.
+template <class T>
+CLI::Option* add_deprecated_alias(CLI::App& app, const std::string& old_name, const std::string& new_name,
+                                  T& variable) {
+    return app.add_option(old_name, variable)
+        ->group("")
+        ->each([old_name, new_name](const std::string&) { log::warn("{} is deprecated; use {}", old_name, new_name); });
+}
+
+// Parses, runs and maps errors to exit codes. setup registers the tool's own
+// options; run does the work with the resolved compute options. Never throws.
+int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&)>& setup,
+             const std::function<void(const Compute&)>& run);
+
+}  // namespace lt::cli

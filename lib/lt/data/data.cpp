@@ -1,0 +1,439 @@
+#include "lt/data/data.hpp"
+
+#include "lt/base/atomic_file.hpp"
+#include "lt/base/error.hpp"
+#include "lt/base/groups.hpp"
+#include "lt/base/log.hpp"
+#include "lt/image/images.hpp"
+#include "lt/io/idx.hpp"
+
+#include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+namespace lt::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Domain separation of the seeded streams (see make_rng).
+constexpr std::uint64_t kProfileStream = 0x50524F46494C4531ull;  // "PROFILE1"
+
+constexpr std::size_t kFashionClasses = 10;
+const char* const kFashionClassNames[kFashionClasses] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+// The labels with at least one image, ascending.
+std::vector<std::size_t> present_labels(const std::vector<std::int64_t>& class_counts) {
+    std::vector<std::size_t> labels;
+    for (std::size_t label = 0; label < class_counts.size(); ++label)
+        if (class_counts[label] > 0) labels.push_back(label);
+    return labels;
+}
+
+void create_folder(const fs::path& folder) {
+    std::error_code error;
+    fs::create_directories(folder, error);
+    if (error) throw Error(fmt::format("cannot create folder '{}': {}", folder.string(), error.message()));
+}
+
+// ---- fashion-mnist -------------------------------------------------------
+
+struct IdxSplit {
+    IdxArray images, labels;
+    std::size_t count = 0, height = 0, width = 0;
+};
+
+// Debian ships the files gzip-compressed; an unpacked copy is accepted too.
+std::string idx_file(const std::string& source, const std::string& name) {
+    fs::path compressed = fs::path(source) / (name + ".gz");
+    if (fs::exists(compressed)) return compressed.string();
+    fs::path plain = fs::path(source) / name;
+    if (fs::exists(plain)) return plain.string();
+    throw Error(fmt::format("cannot find '{}' (or '{}' without .gz)", compressed.string(), plain.string()),
+                "install Debian's dataset-fashion-mnist, or point --source at the IDX files");
+}
+
+IdxSplit read_fashion_split(const std::string& source, const std::string& prefix) {
+    IdxSplit split;
+    std::string images_path = idx_file(source, prefix + "-images-idx3-ubyte");
+    std::string labels_path = idx_file(source, prefix + "-labels-idx1-ubyte");
+    split.images = read_idx(images_path);
+    split.labels = read_idx(labels_path);
+    if (split.images.shape.size() != 3 || split.images.shape[1] == 0 || split.images.shape[2] == 0)
+        throw Error(fmt::format("'{}' holds an array of shape {}, not N x height x width images", images_path,
+                                fmt::join(split.images.shape, "x")));
+    if (split.labels.shape.size() != 1 || split.labels.shape[0] != split.images.shape[0])
+        throw Error(fmt::format("'{}' holds {} labels for {} images", labels_path,
+                                fmt::join(split.labels.shape, "x"), split.images.shape[0]));
+    for (std::size_t i = 0; i < split.labels.data.size(); ++i)
+        if (split.labels.data[i] >= kFashionClasses)
+            throw Error(fmt::format("'{}': label {} of image {} is not a Fashion-MNIST class (0-9)", labels_path,
+                                    split.labels.data[i], i));
+    split.count = split.images.shape[0];
+    split.height = split.images.shape[1];
+    split.width = split.images.shape[2];
+    return split;
+}
+
+std::vector<ListEntry> fashion_entries(const IdxSplit& split, const std::string& folder) {
+    std::vector<ListEntry> entries(split.count);
+    for (std::size_t i = 0; i < split.count; ++i) {
+        entries[i].label = split.labels.data[i];
+        entries[i].path = fmt::format("{}/{}/{:05}.png", folder, entries[i].label, i);
+    }
+    return entries;
+}
+
+// Grey PNGs (decoding makes them RGB), written atomically one by one.
+void write_fashion_pngs(const IdxSplit& split, const std::vector<ListEntry>& entries,
+                        const std::vector<std::size_t>& which, const fs::path& root) {
+    const std::size_t pixels = split.height * split.width;
+    std::vector<uchar> png;
+    for (std::size_t index : which) {
+        cv::Mat image(static_cast<int>(split.height), static_cast<int>(split.width), CV_8UC1,
+                      const_cast<std::uint8_t*>(split.images.data.data() + index * pixels));
+        if (!cv::imencode(".png", image, png)) throw Error("cannot encode a PNG image");
+        write_file_atomically((root / entries[index].path).string(),
+                              std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+    }
+}
+
+std::vector<ListEntry> pick(const std::vector<ListEntry>& entries, const std::vector<std::size_t>& which) {
+    std::vector<ListEntry> picked;
+    picked.reserve(which.size());
+    for (std::size_t index : which) picked.push_back(entries[index]);
+    return picked;
+}
+
+// ---- folder --------------------------------------------------------------
+
+bool is_image_file(const fs::path& path) {
+    // torchvision's IMG_EXTENSIONS, compared case-insensitively.
+    static const char* const extensions[] = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"};
+    std::string extension = path.extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::find(std::begin(extensions), std::end(extensions), extension) != std::end(extensions);
+}
+
+// A name a list file or classes.txt can hold: the line parser trims ends
+// and splits lines.
+void check_listable(const std::string& name, const std::string& what) {
+    bool bad_ends = !name.empty() && (std::isspace(static_cast<unsigned char>(name.front())) ||
+                                      std::isspace(static_cast<unsigned char>(name.back())));
+    if (name.empty() || bad_ends || name.find_first_of("\r\n") != std::string::npos)
+        throw Error(fmt::format("{} '{}' cannot be written in a list file (a line break, or spaces at its ends)",
+                                what, name));
+}
+
+}  // namespace
+
+std::vector<std::int64_t> exponential_profile(std::int64_t n_max, double ratio, std::size_t classes) {
+    if (n_max < 1) throw UsageError(fmt::format("--n-max {} must be at least 1", n_max));
+    if (!(ratio > 0 && ratio <= 1)) throw UsageError(fmt::format("the profile ratio n_min/n_max = {} is not in (0, 1]", ratio));
+    std::vector<std::int64_t> counts(classes);
+    for (std::size_t i = 0; i < classes; ++i) {
+        double exponent = classes > 1 ? static_cast<double>(i) / static_cast<double>(classes - 1) : 0.0;
+        // The small epsilon keeps values that are whole numbers in exact
+        // arithmetic (e.g. 500 * 0.01) from flooring one below.
+        counts[i] = static_cast<std::int64_t>(std::floor(static_cast<double>(n_max) * std::pow(ratio, exponent) + 1e-9));
+    }
+    return counts;
+}
+
+Selection subsample_by_profile(const std::vector<ListEntry>& source, const ProfileOptions& options) {
+    if (options.val_per_class < 0) throw UsageError("--val-per-class must not be negative");
+    const std::vector<std::int64_t> available = class_counts(source);
+    std::vector<std::size_t> labels = present_labels(available);
+    std::vector<std::int64_t> profile = exponential_profile(options.n_max, options.ratio, labels.size());
+    if (profile.back() < 1)
+        throw UsageError(fmt::format("the profile gives the smallest class {} images", profile.back()),
+                         "raise --n-min or --n-max, or lower --imbalance");
+
+    Rng rng = make_rng(options.seed, {kProfileStream});
+    // Which class gets which rank: label order (CIFAR-LT) or a seeded
+    // permutation, so that labels are not sorted by frequency (ImageNet-LT).
+    if (options.shuffle_classes) shuffle(labels, rng);
+    Selection selection;
+    selection.train_counts.assign(available.size(), 0);
+    for (std::size_t rank = 0; rank < labels.size(); ++rank) selection.train_counts[labels[rank]] = profile[rank];
+
+    std::vector<std::vector<std::size_t>> members = indices_by_class(source);
+    for (std::size_t label = 0; label < members.size(); ++label) {
+        std::vector<std::size_t>& images = members[label];
+        if (images.empty()) continue;
+        const auto wanted = static_cast<std::size_t>(selection.train_counts[label]);
+        const auto wanted_val = static_cast<std::size_t>(options.val_per_class);
+        if (images.size() < wanted + wanted_val)
+            throw Error(fmt::format("class {} has {} images; the profile asks for {}{}", label, images.size(), wanted,
+                                    wanted_val ? fmt::format(" + {} for validation", wanted_val) : std::string()),
+                        "lower --n-max or --val-per-class");
+        shuffle(images, rng);
+        selection.train.insert(selection.train.end(), images.begin(), images.begin() + static_cast<std::ptrdiff_t>(wanted));
+        selection.val.insert(selection.val.end(), images.begin() + static_cast<std::ptrdiff_t>(wanted),
+                             images.begin() + static_cast<std::ptrdiff_t>(wanted + wanted_val));
+    }
+    std::sort(selection.train.begin(), selection.train.end());
+    std::sort(selection.val.begin(), selection.val.end());
+    return selection;
+}
+
+void log_class_summary(const std::string& what, const std::vector<std::int64_t>& class_counts,
+                       const std::vector<std::string>& class_names) {
+    GroupSizes groups = group_sizes(class_counts);
+    std::int64_t images = 0;
+    for (std::int64_t count : class_counts) images += count;
+    std::string absent = groups.absent ? fmt::format("; {} labels without images", groups.absent) : std::string();
+    log::info("{}: {} images in {} classes: {} many (n > 100), {} medium, {} few (n < 20){}", what, images,
+              groups.many + groups.medium + groups.few, groups.many, groups.medium, groups.few, absent);
+
+    // Every class is shown for small sets; with hundreds, only with -v.
+    constexpr std::size_t kShownClasses = 50, kPerLine = 10;
+    if (class_counts.size() > kShownClasses && log::level() < 2) {
+        log::info("{}: per-class counts not shown for {} classes (use -v)", what, class_counts.size());
+        return;
+    }
+    for (std::size_t first = 0; first < class_counts.size(); first += kPerLine) {
+        std::string line;
+        for (std::size_t label = first; label < std::min(first + kPerLine, class_counts.size()); ++label) {
+            // Names help for a handful of classes, unless they are the labels themselves.
+            bool named = label < class_names.size() && class_names.size() <= kPerLine &&
+                         class_names[label] != std::to_string(label);
+            line += fmt::format("{}{}{}:{}", line.empty() ? "" : " ", label,
+                                named ? fmt::format(" ({})", class_names[label]) : std::string(), class_counts[label]);
+        }
+        log::info("{} per class (label:count): {}", what, line);
+    }
+}
+
+// ---- subcommands -----------------------------------------------------------
+
+void FashionMnistOptions::add_to(CLI::App& command) {
+    output.add_to(command, "output folder (created if needed)");
+    seed.add_to(command);
+    command.add_option("--source", source, "folder of the Fashion-MNIST IDX files")->capture_default_str();
+    command.add_option("--n-max", n_max, "training images of the largest class")->capture_default_str();
+    command.add_option("--n-min", n_min, "training images of the smallest class")->capture_default_str();
+    command.add_option("--val-per-class", val_per_class, "validation images per class, from unused training images")
+        ->capture_default_str();
+}
+
+void run_fashion_mnist(const FashionMnistOptions& options) {
+    if (options.output.path == "-") throw UsageError("fashion-mnist writes a folder; -o - is not possible");
+    if (options.n_min < 1 || options.n_min > options.n_max)
+        throw UsageError(fmt::format("--n-min {} must be between 1 and --n-max {}", options.n_min, options.n_max));
+    const IdxSplit train = read_fashion_split(options.source, "train");
+    const IdxSplit test = read_fashion_split(options.source, "t10k");
+
+    const std::vector<ListEntry> train_source = fashion_entries(train, "train");
+    const std::vector<ListEntry> test_entries = fashion_entries(test, "test");
+    ProfileOptions profile;
+    profile.n_max = options.n_max;
+    profile.ratio = static_cast<double>(options.n_min) / static_cast<double>(options.n_max);
+    profile.val_per_class = options.val_per_class;
+    profile.shuffle_classes = true;
+    profile.seed = options.seed.seed;
+    const Selection selection = subsample_by_profile(train_source, profile);
+
+    const fs::path root = options.output.path;
+    for (const char* split : {"train", "test"})
+        for (std::size_t label = 0; label < kFashionClasses; ++label) create_folder(root / split / std::to_string(label));
+    write_fashion_pngs(train, train_source, selection.train, root);
+    write_fashion_pngs(train, train_source, selection.val, root);
+    std::vector<std::size_t> all_test(test.count);
+    for (std::size_t i = 0; i < test.count; ++i) all_test[i] = i;
+    write_fashion_pngs(test, test_entries, all_test, root);
+
+    // The lists last: a data set whose lists exist is complete.
+    const std::vector<std::string> names(std::begin(kFashionClassNames), std::end(kFashionClassNames));
+    write_classes((root / "classes.txt").string(), names);
+    write_list((root / "val.txt").string(), pick(train_source, selection.val));
+    write_list((root / "test.txt").string(), test_entries);
+    write_list((root / "train.txt").string(), pick(train_source, selection.train));
+
+    log_class_summary("train", selection.train_counts, names);
+    log::info("val: {} images ({} per class); test: {} images; written to {}", selection.val.size(),
+              options.val_per_class, test_entries.size(), root.string());
+}
+
+void SubsampleOptions::add_to(CLI::App& command) {
+    command.add_option("LIST", list, "list file to subsample ('-' = stdin)")->required();
+    output.add_to(command, "subsampled training list ('-' = stdout)");
+    seed.add_to(command);
+    command.add_option("--n-max", n_max, "training images of the largest class")->required();
+    auto* smallest = command.add_option("--n-min", n_min, "training images of the smallest class");
+    auto* ratio = command.add_option("--imbalance", imbalance, "imbalance factor n_max / n_min (e.g. 100)");
+    smallest->excludes(ratio);
+    command.add_option("--val-per-class", val_per_class, "validation images per class, from the unused images")
+        ->capture_default_str();
+    command.add_option("--val-output", val_output, "validation list (needs --val-per-class)")->type_name("PATH");
+    command.add_flag("--shuffle-classes", shuffle_classes,
+                     "assign the profile's counts to classes in a seeded random order, not by label");
+}
+
+void run_subsample(const SubsampleOptions& options) {
+    ProfileOptions profile;
+    profile.n_max = options.n_max;
+    if (options.n_min > 0) {
+        if (options.n_min > options.n_max)
+            throw UsageError(fmt::format("--n-min {} is larger than --n-max {}", options.n_min, options.n_max));
+        profile.ratio = static_cast<double>(options.n_min) / static_cast<double>(options.n_max);
+    } else if (options.imbalance > 0) {
+        if (options.imbalance < 1)
+            throw UsageError(fmt::format("--imbalance {} is below 1", options.imbalance), "it is n_max / n_min, e.g. 100");
+        profile.ratio = 1.0 / options.imbalance;
+    } else {
+        throw UsageError("give --n-min or --imbalance (both at least 1)");
+    }
+    if (options.val_per_class > 0 && options.val_output.empty())
+        throw UsageError("--val-per-class needs --val-output");
+    if (options.val_per_class == 0 && !options.val_output.empty())
+        throw UsageError("--val-output needs --val-per-class");
+    if (!options.val_output.empty() && options.val_output == options.output.path)
+        throw UsageError("--val-output and --output are the same file");
+    profile.val_per_class = options.val_per_class;
+    profile.shuffle_classes = options.shuffle_classes;
+    profile.seed = options.seed.seed;
+
+    const std::vector<ListEntry> source = read_list(options.list);
+    const Selection selection = subsample_by_profile(source, profile);
+    if (!options.val_output.empty()) write_list(options.val_output, pick(source, selection.val));
+    write_list(options.output.path, pick(source, selection.train));
+    log_class_summary("train", selection.train_counts);
+    if (!options.val_output.empty())
+        log::info("val: {} images ({} per class)", selection.val.size(), options.val_per_class);
+}
+
+void FolderOptions::add_to(CLI::App& command) {
+    command.add_option("ROOT", root, "folder with one sub-folder of images per class")->required()->check(CLI::ExistingDirectory);
+    output.add_to(command, "list file, paths relative to ROOT ('-' = stdout)");
+    command.add_option("--class-names-output", classes_output,
+                       "class names file (default: classes.txt beside the list; none for -o -)")
+        ->type_name("PATH");
+    cli::add_deprecated_alias(command, "--classes", "--class-names-output", classes_output);
+}
+
+void run_folder(const FolderOptions& options) {
+    // Class folders sorted by name give labels 0..C-1, as torchvision's ImageFolder.
+    std::vector<std::string> class_names;
+    std::error_code error;
+    for (const fs::directory_entry& entry : fs::directory_iterator(options.root, error))
+        if (entry.is_directory()) class_names.push_back(entry.path().filename().string());
+    if (error) throw Error(fmt::format("cannot list '{}': {}", options.root, error.message()));
+    if (class_names.empty()) throw Error(fmt::format("'{}' has no class folders", options.root), "one folder per class");
+    std::sort(class_names.begin(), class_names.end());
+
+    std::vector<ListEntry> entries;
+    for (std::size_t label = 0; label < class_names.size(); ++label) {
+        check_listable(class_names[label], "class folder");
+        const fs::path folder = fs::path(options.root) / class_names[label];
+        std::vector<std::string> images;
+        auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
+        for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error))
+            if (it->is_regular_file() && is_image_file(it->path()))
+                images.push_back(it->path().lexically_relative(options.root).generic_string());
+        if (error) throw Error(fmt::format("cannot list '{}': {}", folder.string(), error.message()));
+        if (images.empty())
+            throw Error(fmt::format("class folder '{}' has no image files", folder.string()),
+                        "images end in .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp");
+        std::sort(images.begin(), images.end());
+        for (std::string& path : images) {
+            check_listable(path, "image path");
+            entries.push_back({std::move(path), static_cast<std::int64_t>(label), 0});
+        }
+    }
+
+    std::string classes_path = options.classes_output;
+    if (classes_path.empty() && options.output.path != "-")
+        classes_path = (fs::path(options.output.path).parent_path() / "classes.txt").string();
+    if (!classes_path.empty() && classes_path == options.output.path)
+        throw UsageError("the class names and the list would be the same file", "give --class-names-output");
+    if (!classes_path.empty()) write_classes(classes_path, class_names);
+    write_list(options.output.path, entries);
+    log_class_summary("list", class_counts(entries), class_names);
+}
+
+void CheckOptions::add_to(CLI::App& command) {
+    command.add_option("LIST", list, "list file ('-' = stdin)")->required();
+    command.add_option("--root", root, "folder the list's paths are relative to")->required();
+}
+
+void run_check(const CheckOptions& options, const Compute& compute) {
+    const ImageDataset dataset = open_image_dataset(options.list, options.root);
+    const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(dataset.size())));
+
+    // Every image is decoded; the error reported is the first in list order,
+    // whatever the threads' timing.
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::size_t failed_at = dataset.size();
+    std::exception_ptr failure;
+    int min_side = std::numeric_limits<int>::max(), max_side = 0;
+    auto check_images = [&] {
+        int local_min = std::numeric_limits<int>::max(), local_max = 0;
+        for (std::size_t i = next++; i < dataset.size(); i = next++) {
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (i > failed_at) break;
+            }
+            try {
+                cv::Mat image = dataset.load(i);
+                local_min = std::min({local_min, image.rows, image.cols});
+                local_max = std::max({local_max, image.rows, image.cols});
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (i < failed_at) {
+                    failed_at = i;
+                    failure = std::current_exception();
+                }
+            }
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        min_side = std::min(min_side, local_min);
+        max_side = std::max(max_side, local_max);
+    };
+    std::vector<std::thread> threads;
+    for (int t = 1; t < workers; ++t) threads.emplace_back(check_images);
+    check_images();
+    for (std::thread& thread : threads) thread.join();
+    if (failure) std::rethrow_exception(failure);
+
+    log_class_summary("list", class_counts(dataset.entries));
+    log::info("all {} images decode; image sides from {} to {} pixels", dataset.size(), min_side, max_side);
+}
+
+void Options::add_to(CLI::App& app) {
+    app.require_subcommand(1);
+    // Lets the common options (-q, -v, ...) come after the subcommand.
+    app.fallthrough();
+    auto add = [&](const char* name, const char* summary, auto& options, std::function<void(const Compute&)> run) {
+        CLI::App* command = app.add_subcommand(name, summary);
+        options.add_to(*command);
+        commands_.emplace_back(command, std::move(run));
+    };
+    add("fashion-mnist", "Build Fashion-MNIST-LT (PNGs, train/val/test lists, classes.txt) from the IDX files",
+        fashion_mnist, [this](const Compute&) { run_fashion_mnist(fashion_mnist); });
+    add("subsample", "Subsample a list file to an exponential long-tail profile", subsample,
+        [this](const Compute&) { run_subsample(subsample); });
+    add("folder", "List an ImageFolder tree (one folder per class, sorted names = labels 0..C-1)", folder,
+        [this](const Compute&) { run_folder(folder); });
+    add("check", "Decode every image of a list file; report the first that fails", check,
+        [this](const Compute& compute) { run_check(check, compute); });
+}
+
+void Options::run(const Compute& compute) const {
+    for (const auto& [command, run_command] : commands_)
+        if (command->parsed()) return run_command(compute);
+    throw UsageError("no subcommand given");
+}
+
+}  // namespace lt::data

@@ -1,0 +1,316 @@
+#include "lt/image/transforms.hpp"
+
+#include "lt/base/error.hpp"
+
+#include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace lt {
+
+namespace {
+
+// Python's int(round(x)): round half to even (the default FP rounding mode).
+int python_round(double x) { return static_cast<int>(std::nearbyint(x)); }
+
+// One axis of torchvision's center crop, in the image's coordinates.
+int center_offset(int extent, int crop_extent) {
+    if (crop_extent > extent) return -((crop_extent - extent) / 2);  // padded: left pad = diff // 2
+    return python_round((extent - crop_extent) / 2.0);
+}
+
+// ---- PIL's bilinear resampling (Pillow, libImaging/Resample.c) ----------
+// Rewritten so that resized pixels equal those of torchvision's PIL-based
+// transforms: a triangle filter whose support widens with the shrink factor
+// (antialiasing), coefficients in 22-bit fixed point, a horizontal pass over
+// the rows the vertical pass needs, then the vertical pass, each rounding to
+// 8 bits.
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct ResampleAxis {
+    int kernel_size = 0;
+    std::vector<int> first, count;      // source range of each output pixel
+    std::vector<std::int32_t> weights;  // kernel_size per output pixel, fixed point
+};
+
+ResampleAxis resample_axis(int in_size, int out_size) {
+    const double scale = static_cast<double>(in_size) / out_size;
+    const double filter_scale = std::max(scale, 1.0);
+    const double support = 1.0 * filter_scale;  // bilinear: support 1
+    ResampleAxis axis;
+    axis.kernel_size = static_cast<int>(std::ceil(support)) * 2 + 1;
+    axis.first.resize(out_size);
+    axis.count.resize(out_size);
+    axis.weights.assign(static_cast<std::size_t>(out_size) * axis.kernel_size, 0);
+    std::vector<double> kernel(axis.kernel_size);
+    for (int out = 0; out < out_size; ++out) {
+        const double center = (out + 0.5) * scale;
+        int low = std::max(static_cast<int>(center - support + 0.5), 0);
+        int high = std::min(static_cast<int>(center + support + 0.5), in_size);
+        int count = high - low;
+        double total = 0;
+        for (int i = 0; i < count; ++i) {
+            double x = std::abs((i + low - center + 0.5) / filter_scale);
+            kernel[i] = x < 1.0 ? 1.0 - x : 0.0;
+            total += kernel[i];
+        }
+        for (int i = 0; i < count; ++i) {
+            double weight = total != 0.0 ? kernel[i] / total : kernel[i];
+            axis.weights[static_cast<std::size_t>(out) * axis.kernel_size + i] = static_cast<std::int32_t>(
+                weight < 0 ? -0.5 + weight * (1 << kPrecisionBits) : 0.5 + weight * (1 << kPrecisionBits));
+        }
+        axis.first[out] = low;
+        axis.count[out] = count;
+    }
+    return axis;
+}
+
+inline std::uint8_t clip8(std::int32_t value) {
+    if (value >= (1 << kPrecisionBits << 8)) return 255;
+    if (value <= 0) return 0;
+    return static_cast<std::uint8_t>(value >> kPrecisionBits);
+}
+
+cv::Mat pil_bilinear_resize(const cv::Mat& image, int height, int width) {
+    const ResampleAxis across = resample_axis(image.cols, width), down = resample_axis(image.rows, height);
+    const bool horizontal = width != image.cols, vertical = height != image.rows;
+    // The horizontal pass covers only the source rows the vertical one reads.
+    const int row_first = down.first.front(), row_last = down.first.back() + down.count.back();
+    cv::Mat source = image;
+    int row_offset = 0;
+    if (horizontal) {
+        cv::Mat pass(row_last - row_first, width, CV_8UC3);
+        for (int y = 0; y < pass.rows; ++y) {
+            const auto* in = image.ptr<cv::Vec3b>(y + row_first);
+            auto* out = pass.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < width; ++x) {
+                const std::int32_t* weight = &across.weights[static_cast<std::size_t>(x) * across.kernel_size];
+                std::int32_t sums[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
+                for (int i = 0; i < across.count[x]; ++i)
+                    for (int c = 0; c < 3; ++c) sums[c] += in[across.first[x] + i][c] * weight[i];
+                out[x] = cv::Vec3b(clip8(sums[0]), clip8(sums[1]), clip8(sums[2]));
+            }
+        }
+        source = pass;
+        row_offset = row_first;
+    }
+    if (!vertical) return source;
+    cv::Mat result(height, width, CV_8UC3);
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(width) * 3);
+    for (int y = 0; y < height; ++y) {
+        const std::int32_t* weight = &down.weights[static_cast<std::size_t>(y) * down.kernel_size];
+        std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
+        // Row by row, so the source is read in memory order.
+        for (int i = 0; i < down.count[y]; ++i) {
+            const auto* in = source.ptr<std::uint8_t>(down.first[y] + i - row_offset);
+            for (std::size_t k = 0; k < sums.size(); ++k) sums[k] += in[k] * weight[i];
+        }
+        auto* out = result.ptr<std::uint8_t>(y);
+        for (std::size_t k = 0; k < sums.size(); ++k) out[k] = clip8(sums[k]);
+    }
+    return result;
+}
+
+void check_rgb8(const cv::Mat& image, const char* what) {
+    if (image.type() != CV_8UC3 || image.empty())
+        throw Error(fmt::format("{}: expected a non-empty 8-bit RGB image", what));
+}
+
+}  // namespace
+
+CropBox random_resized_crop_box(int height, int width, Rng& rng, double scale_min, double scale_max,
+                                double ratio_min, double ratio_max) {
+    const double area = static_cast<double>(height) * width;
+    const double log_ratio_min = std::log(ratio_min), log_ratio_max = std::log(ratio_max);
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        double target_area = area * uniform_real(rng, scale_min, scale_max);
+        double aspect_ratio = std::exp(uniform_real(rng, log_ratio_min, log_ratio_max));
+        int crop_width = python_round(std::sqrt(target_area * aspect_ratio));
+        int crop_height = python_round(std::sqrt(target_area / aspect_ratio));
+        if (crop_width > 0 && crop_width <= width && crop_height > 0 && crop_height <= height) {
+            int top = static_cast<int>(uniform_int(rng, 0, height - crop_height));
+            int left = static_cast<int>(uniform_int(rng, 0, width - crop_width));
+            return {top, left, crop_height, crop_width};
+        }
+    }
+    // Fallback: the whole image, narrowed to the ratio range, centred.
+    double in_ratio = static_cast<double>(width) / height;
+    int crop_width = width, crop_height = height;
+    if (in_ratio < ratio_min)
+        crop_height = python_round(crop_width / ratio_min);
+    else if (in_ratio > ratio_max)
+        crop_width = python_round(crop_height * ratio_max);
+    return {(height - crop_height) / 2, (width - crop_width) / 2, crop_height, crop_width};
+}
+
+CropBox center_crop_box(int height, int width, int crop_height, int crop_width) {
+    return {center_offset(height, crop_height), center_offset(width, crop_width), crop_height, crop_width};
+}
+
+cv::Mat crop(const cv::Mat& image, const CropBox& box) {
+    if (box.height <= 0 || box.width <= 0)
+        throw Error(fmt::format("crop of {}x{} pixels is empty", box.height, box.width));
+    cv::Rect wanted(box.left, box.top, box.width, box.height);
+    cv::Rect inside = wanted & cv::Rect(0, 0, image.cols, image.rows);
+    if (inside == wanted) return image(wanted);  // a view: no copy needed
+    cv::Mat result = cv::Mat::zeros(box.height, box.width, image.type());
+    if (inside.area() > 0)
+        image(inside).copyTo(result(cv::Rect(inside.x - box.left, inside.y - box.top, inside.width, inside.height)));
+    return result;
+}
+
+cv::Mat resize_to(const cv::Mat& image, int height, int width) {
+    if (image.rows == height && image.cols == width) return image;
+    if (image.type() == CV_8UC3) return pil_bilinear_resize(image, height, width);
+    cv::Mat resized;
+    bool shrinking = height < image.rows && width < image.cols;
+    cv::resize(image, resized, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return resized;
+}
+
+cv::Mat resize_shorter_side(const cv::Mat& image, int size) {
+    int height = image.rows, width = image.cols;
+    int shorter = std::min(height, width), longer = std::max(height, width);
+    int new_longer = static_cast<int>(static_cast<double>(size) * longer / shorter);
+    return height <= width ? resize_to(image, size, new_longer) : resize_to(image, new_longer, size);
+}
+
+cv::Mat center_crop(const cv::Mat& image, int size) {
+    return crop(image, center_crop_box(image.rows, image.cols, size, size));
+}
+
+cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng) {
+    return resize_to(crop(image, random_resized_crop_box(image.rows, image.cols, rng)), size, size);
+}
+
+cv::Mat pad_and_random_crop(const cv::Mat& image, int size, int padding, Rng& rng) {
+    int top = static_cast<int>(uniform_int(rng, 0, image.rows + 2 * padding - size)) - padding;
+    int left = static_cast<int>(uniform_int(rng, 0, image.cols + 2 * padding - size)) - padding;
+    return crop(image, {top, left, size, size});
+}
+
+cv::Mat horizontal_flip(const cv::Mat& image) {
+    cv::Mat flipped;
+    cv::flip(image, flipped, 1);
+    return flipped;
+}
+
+float grayscale(float red, float green, float blue) { return 0.2989f * red + 0.587f * green + 0.114f * blue; }
+
+void ColorJitter::apply(cv::Mat& image, Rng& rng) const {
+    if (image.type() != CV_32FC3) throw Error("colour jitter needs a float RGB image");
+    if (!enabled()) return;
+    auto factor = [&](double strength) { return uniform_real(rng, std::max(0.0, 1.0 - strength), 1.0 + strength); };
+    // As torchvision: the order first, then the three factors.
+    std::vector<std::size_t> order = random_permutation(3, rng);
+    const float factors[3] = {static_cast<float>(factor(brightness)), static_cast<float>(factor(contrast)),
+                              static_cast<float>(factor(saturation))};
+    const bool active[3] = {brightness > 0, contrast > 0, saturation > 0};
+
+    auto blend = [](float value, float other, float ratio) {
+        return std::clamp(ratio * value + (1.0f - ratio) * other, 0.0f, 1.0f);
+    };
+    if (!image.isContinuous()) image = image.clone();  // a view into a larger image
+    const std::size_t pixels = image.total();
+    auto* data = image.ptr<cv::Vec3f>(0);
+    for (std::size_t step : order) {
+        if (!active[step]) continue;
+        const float ratio = factors[step];
+        if (step == 0) {  // brightness: blend with black
+            for (std::size_t i = 0; i < pixels; ++i)
+                for (int c = 0; c < 3; ++c) data[i][c] = blend(data[i][c], 0.0f, ratio);
+        } else if (step == 1) {  // contrast: blend with the mean grey level
+            double sum = 0;
+            for (std::size_t i = 0; i < pixels; ++i) sum += grayscale(data[i][0], data[i][1], data[i][2]);
+            const float mean = static_cast<float>(sum / static_cast<double>(pixels));
+            for (std::size_t i = 0; i < pixels; ++i)
+                for (int c = 0; c < 3; ++c) data[i][c] = blend(data[i][c], mean, ratio);
+        } else {  // saturation: blend with each pixel's grey
+            for (std::size_t i = 0; i < pixels; ++i) {
+                const float grey = grayscale(data[i][0], data[i][1], data[i][2]);
+                for (int c = 0; c < 3; ++c) data[i][c] = blend(data[i][c], grey, ratio);
+            }
+        }
+    }
+}
+
+void to_chw_normalized(const cv::Mat& image, const ChannelValues& mean, const ChannelValues& std, float* out) {
+    const bool bytes = image.type() == CV_8UC3;
+    if (!bytes && image.type() != CV_32FC3) throw Error("normalisation needs an 8-bit or float RGB image");
+    const std::size_t plane = image.total();
+    float* planes[3] = {out, out + plane, out + 2 * plane};
+    // ToTensor divides by 255 in float; Normalize subtracts, then divides:
+    // the same float operations give the same bits.
+    for (int y = 0; y < image.rows; ++y) {
+        const std::size_t row = static_cast<std::size_t>(y) * image.cols;
+        if (bytes) {
+            const auto* pixel = image.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < image.cols; ++x)
+                for (int c = 0; c < 3; ++c)
+                    planes[c][row + x] = (static_cast<float>(pixel[x][c]) / 255.0f - mean[c]) / std[c];
+        } else {
+            const auto* pixel = image.ptr<cv::Vec3f>(y);
+            for (int x = 0; x < image.cols; ++x)
+                for (int c = 0; c < 3; ++c) planes[c][row + x] = (pixel[x][c] - mean[c]) / std[c];
+        }
+    }
+}
+
+void ImageTransform::apply(const cv::Mat& rgb, Rng& rng, float* out) const {
+    check_rgb8(rgb, "image transform");
+    cv::Mat image;
+    switch (geometry) {
+        case Geometry::random_resized_crop:
+            image = random_resized_crop(rgb, size, rng);
+            break;
+        case Geometry::pad_and_crop:
+            image = pad_and_random_crop(center_crop(resize_shorter_side(rgb, size), size), size, padding, rng);
+            break;
+        case Geometry::resize_center_crop:
+            image = center_crop(resize_shorter_side(rgb, resize_side), size);
+            break;
+    }
+    // torchvision flips with probability 0.5 by drawing a uniform < 0.5.
+    if (flip && uniform_unit(rng) < 0.5) image = horizontal_flip(image);
+    if (jitter.enabled()) {
+        cv::Mat unit;
+        image.convertTo(unit, CV_32FC3, 1.0 / 255.0);
+        jitter.apply(unit, rng);
+        image = unit;
+    }
+    to_chw_normalized(image, mean, std, out);
+}
+
+ImageTransform image_transform(const std::string& preset, bool train, int size) {
+    if (size < 0) throw UsageError(fmt::format("image size {} is negative", size));
+    ImageTransform transform;
+    if (preset == "imagenet") {
+        transform.size = size > 0 ? size : 224;
+        if (train) {
+            transform.geometry = ImageTransform::Geometry::random_resized_crop;
+            transform.flip = true;
+            transform.jitter = {0.4, 0.4, 0.4};
+        } else {
+            transform.geometry = ImageTransform::Geometry::resize_center_crop;
+            transform.resize_side = transform.size * 256 / 224;
+        }
+    } else if (preset == "small") {
+        transform.size = size > 0 ? size : 32;
+        if (train) {
+            transform.geometry = ImageTransform::Geometry::pad_and_crop;
+            transform.padding = 4;
+            transform.flip = true;
+        } else {
+            transform.geometry = ImageTransform::Geometry::resize_center_crop;
+            transform.resize_side = transform.size;
+        }
+    } else {
+        throw UsageError(fmt::format("unknown transform preset '{}'", preset), "use imagenet or small");
+    }
+    return transform;
+}
+
+}  // namespace lt

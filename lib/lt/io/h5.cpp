@@ -1,0 +1,728 @@
+#include "lt/io/h5.hpp"
+
+#include "lt/base/atomic_file.hpp"
+#include "lt/base/error.hpp"
+#include "lt/base/log.hpp"
+#include "lt/io/provenance.hpp"
+
+#include <H5LTpublic.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+namespace lt::h5 {
+
+namespace {
+
+
+// Paths of temporary outputs not yet committed, for the signal handler. Fixed
+// storage because a handler may only call async-signal-safe functions.
+constexpr int kMaxTemporaries = 16;
+std::array<char[4096], kMaxTemporaries> temporaries{};
+
+void register_temporary(const std::string& path) {
+    for (auto& slot : temporaries)
+        if (slot[0] == '\0') {
+            std::snprintf(slot, sizeof slot, "%s", path.c_str());
+            return;
+        }
+}
+
+void unregister_temporary(const std::string& path) {
+    for (auto& slot : temporaries)
+        if (path == slot) slot[0] = '\0';
+}
+
+// "<tool>: error: crashed ..." for fatal signals, composed before any.
+char crash_message[512] = {};
+
+extern "C" void remove_temporaries_and_exit(int signal_number) {
+    for (auto& slot : temporaries)
+        if (slot[0] != '\0') unlink(slot);
+    if (signal_number != SIGINT && signal_number != SIGTERM && signal_number != SIGHUP &&
+        signal_number != SIGPIPE && crash_message[0] != '\0') {
+        ssize_t ignored = write(STDERR_FILENO, crash_message, std::strlen(crash_message));
+        (void)ignored;
+    }
+    std::signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+[[noreturn]] void fail(const std::string& what) { throw SchemaError(what); }
+
+hid_t checked(hid_t id, const std::string& what) {
+    if (id < 0) throw Error(what);
+    return id;
+}
+
+void checked(herr_t status, const std::string& what) {
+    if (status < 0) throw Error(what);
+}
+
+
+// Creation properties that keep files byte-identical across runs: HDF5
+// otherwise stamps every object header with its modification time.
+Handle untimed_creation_properties(hid_t property_class) {
+    Handle properties(H5Pcreate(property_class));
+    H5Pset_obj_track_times(properties.get(), false);
+    return properties;
+}
+
+Handle vlen_string_type() {
+    Handle type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    H5Tset_cset(type.get(), H5T_CSET_UTF8);
+    return type;
+}
+
+// Reads every element of a string dataset or attribute (fixed or variable length).
+template <class ReadFn>
+std::vector<std::string> read_string_values(hid_t file_type, std::size_t count, ReadFn read,
+                                            const std::string& where) {
+    std::vector<std::string> values;
+    values.reserve(count);
+    if (H5Tget_class(file_type) != H5T_STRING) fail(where + ": expected strings");
+    if (H5Tis_variable_str(file_type) > 0) {
+        Handle memory_type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(memory_type.get(), H5T_VARIABLE);
+        H5Tset_cset(memory_type.get(), H5Tget_cset(file_type));
+        std::vector<char*> pointers(count, nullptr);
+        if (count > 0 && read(memory_type.get(), pointers.data()) < 0) fail(where + ": cannot read strings");
+        for (char* text : pointers) {
+            values.emplace_back(text ? text : "");
+            std::free(text);  // HDF5 allocates vlen strings with malloc by default
+        }
+    } else {
+        std::size_t width = H5Tget_size(file_type);
+        Handle memory_type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(memory_type.get(), width);
+        H5Tset_cset(memory_type.get(), H5Tget_cset(file_type));
+        H5Tset_strpad(memory_type.get(), H5T_STR_NULLPAD);
+        std::vector<char> buffer(count * width + 1, '\0');
+        if (count > 0 && read(memory_type.get(), buffer.data()) < 0) fail(where + ": cannot read strings");
+        for (std::size_t i = 0; i < count; ++i) {
+            const char* start = buffer.data() + i * width;
+            std::size_t length = strnlen(start, width);
+            while (length > 0 && start[length - 1] == ' ') --length;  // space-padded (Fortran style)
+            values.emplace_back(start, length);
+        }
+    }
+    return values;
+}
+
+bool is_hdf5_signature(const char* bytes, std::size_t size) {
+    static const char signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    // The superblock may follow a user block of 512, 1024, 2048, ... bytes.
+    for (std::size_t offset = 0; offset + 8 <= size; offset = offset ? offset * 2 : 512)
+        if (std::memcmp(bytes + offset, signature, 8) == 0) return true;
+    return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Handle
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+    if (this != &other) {
+        this->~Handle();
+        id_ = other.id_;
+        other.id_ = -1;
+    }
+    return *this;
+}
+
+Handle::~Handle() {
+    if (id_ < 0 || H5Iis_valid(id_) <= 0) return;
+    switch (H5Iget_type(id_)) {
+        case H5I_FILE: H5Fclose(id_); break;
+        case H5I_GROUP: H5Gclose(id_); break;
+        case H5I_DATASET: H5Dclose(id_); break;
+        case H5I_DATASPACE: H5Sclose(id_); break;
+        case H5I_DATATYPE: H5Tclose(id_); break;
+        case H5I_ATTR: H5Aclose(id_); break;
+        case H5I_GENPROP_LST: H5Pclose(id_); break;
+        default: break;
+    }
+    id_ = -1;
+}
+
+// ---------------------------------------------------------------- Group
+
+Group::Group(std::shared_ptr<Handle> file, hid_t id, std::string file_name, std::string path)
+    : file_(std::move(file)), handle_(std::make_shared<Handle>(id)),
+      file_name_(std::move(file_name)), path_(std::move(path)) {}
+
+std::string Group::where(const std::string& name) const {
+    std::string object = path_;
+    if (!name.empty()) object += (object == "/" ? "" : "/") + name;
+    return file_name_ + ":" + object;
+}
+
+bool Group::has(const std::string& name) const {
+    // H5Lexists fails on intermediate links that do not exist; walk the path.
+    std::string prefix;
+    std::size_t start = 0;
+    while (true) {
+        auto slash = name.find('/', start);
+        prefix = name.substr(0, slash);
+        if (H5Lexists(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (slash == std::string::npos) return true;
+        start = slash + 1;
+    }
+}
+
+static H5O_type_t object_type(hid_t group, const std::string& name) {
+    H5O_info_t info;
+    if (H5Oget_info_by_name(group, name.c_str(), &info, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+    return info.type;
+}
+
+bool Group::has_group(const std::string& name) const {
+    return has(name) && object_type(id(), name) == H5O_TYPE_GROUP;
+}
+
+bool Group::has_dataset(const std::string& name) const {
+    return has(name) && object_type(id(), name) == H5O_TYPE_DATASET;
+}
+
+std::vector<std::string> Group::children() const {
+    std::vector<std::string> names;
+    H5G_info_t info;
+    if (H5Gget_info(id(), &info) < 0) return names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        ssize_t length = H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+        if (length < 0) continue;
+        std::string name(static_cast<std::size_t>(length), '\0');
+        H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+        names.push_back(name);
+    }
+    return names;
+}
+
+Group Group::group(const std::string& name) const {
+    if (!has_group(name)) fail(fmt::format("{}: missing group '{}'", file_name_, where(name).substr(file_name_.size() + 1)));
+    hid_t id_ = H5Gopen2(id(), name.c_str(), H5P_DEFAULT);
+    if (id_ < 0) fail("cannot open group " + where(name));
+    return Group(file_, id_, file_name_, where(name).substr(file_name_.size() + 1));
+}
+
+Group Group::create_group(const std::string& name) {
+    Handle properties = untimed_creation_properties(H5P_GROUP_CREATE);
+    Handle link_properties(H5Pcreate(H5P_LINK_CREATE));
+    H5Pset_create_intermediate_group(link_properties.get(), 1);
+    hid_t id_ = checked(H5Gcreate2(id(), name.c_str(), link_properties.get(), properties.get(), H5P_DEFAULT),
+                        "cannot create group " + where(name));
+    return Group(file_, id_, file_name_, where(name).substr(file_name_.size() + 1));
+}
+
+namespace {
+
+Handle open_dataset(const Group& group, const std::string& name) {
+    if (!group.has_dataset(name)) fail(fmt::format("{}: missing dataset '{}'", group.file_name(), group.where(name).substr(group.file_name().size() + 1)));
+    Handle dataset(H5Dopen2(group.id(), name.c_str(), H5P_DEFAULT));
+    if (!dataset.valid()) fail("cannot open dataset " + group.where(name));
+    return dataset;
+}
+
+std::int64_t element_count(const Shape& shape) {
+    std::int64_t count = 1;
+    for (auto d : shape) count *= d;
+    return count;
+}
+
+// gzip, the one compression filter lt-h5 files use, shrinks data at most
+// ~1032-fold; a dataset never written (h5py's create_dataset(shape=...))
+// stores nothing and reads as zeros, so small ones are allowed regardless.
+constexpr std::uint64_t kMaxCompression = 1100;
+constexpr std::uint64_t kUnstoredAllowance = std::uint64_t{64} << 10;
+
+Shape dataset_extent(hid_t dataset) {
+    Handle space(H5Dget_space(dataset));
+    int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) return {};
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return Shape(dims.begin(), dims.end());
+}
+
+// The shape of a dataset being read, refused when the file cannot hold that
+// much data: a corrupt header must give an error, not a huge allocation or an
+// endless read of fill values (found by fuzz/h5.cpp).
+Shape dataset_shape(hid_t dataset, const std::string& where) {
+    Handle space(H5Dget_space(dataset));
+    int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0) fail("cannot read the shape of " + where + " (corrupt file?)");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    Handle type(H5Dget_type(dataset));
+    std::uint64_t bytes = std::max<std::size_t>(1, H5Tget_size(type.get()));
+    for (hsize_t extent : dims) {
+        if (extent > (std::uint64_t{1} << 62) || __builtin_mul_overflow(bytes, extent, &bytes))
+            fail(fmt::format("{} has an impossible shape (corrupt file)", where));
+    }
+    // The stored size comes from the (possibly corrupt) header too; data
+    // cannot be larger than the file that holds it.
+    std::uint64_t stored = H5Dget_storage_size(dataset);
+    Handle file(H5Iget_file_id(dataset));
+    hsize_t file_size = 0;
+    if (file.valid() && H5Fget_filesize(file.get(), &file_size) >= 0) stored = std::min<std::uint64_t>(stored, file_size);
+    // Compact data lives in the object header, so its size is known exactly;
+    // Debian's HDF5 1.10 reads through a null pointer when they disagree.
+    Handle properties(H5Dget_create_plist(dataset));
+    if (H5Pget_layout(properties.get()) == H5D_COMPACT && H5Dget_storage_size(dataset) != bytes)
+        fail(fmt::format("{} claims {} bytes of compact data but stores {} (corrupt file)", where, bytes,
+                         H5Dget_storage_size(dataset)));
+    if (bytes > kMaxCompression * std::max(stored, kUnstoredAllowance))
+        fail(fmt::format("{} claims {} bytes of data but the file stores {} (corrupt file)", where, bytes, stored));
+    return Shape(dims.begin(), dims.end());
+}
+
+void require_numeric(hid_t dataset, const std::string& where) {
+    Handle type(H5Dget_type(dataset));
+    H5T_class_t type_class = H5Tget_class(type.get());
+    if (type_class != H5T_FLOAT && type_class != H5T_INTEGER)
+        fail(where + ": expected a numeric dataset");
+}
+
+// A dataset or attribute written by h5py from a 0-d array or a Python scalar
+// is scalar; one written from a 1-element list is [1]. Both are accepted.
+std::size_t attribute_element_count(hid_t attribute) {
+    Handle space(H5Aget_space(attribute));
+    hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    return count < 0 ? 0 : static_cast<std::size_t>(count);
+}
+
+}  // namespace
+
+Shape Group::shape(const std::string& dataset) const {
+    Handle handle = open_dataset(*this, dataset);
+    return dataset_shape(handle.get(), where(dataset));
+}
+
+std::vector<float> Group::read_floats(const std::string& name, Shape* shape_out) const {
+    Handle dataset = open_dataset(*this, name);
+    require_numeric(dataset.get(), where(name));
+    Shape shape = dataset_shape(dataset.get(), where(name));
+    std::vector<float> values(static_cast<std::size_t>(element_count(shape)));
+    if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+        fail("cannot read " + where(name) + " (corrupt or truncated file?)");
+    if (shape_out) *shape_out = shape;
+    return values;
+}
+
+std::vector<std::int64_t> Group::read_ints(const std::string& name, Shape* shape_out) const {
+    Handle dataset = open_dataset(*this, name);
+    require_numeric(dataset.get(), where(name));
+    Shape shape = dataset_shape(dataset.get(), where(name));
+    std::vector<std::int64_t> values(static_cast<std::size_t>(element_count(shape)));
+    if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+        fail("cannot read " + where(name) + " as integers (corrupt file, or values out of range?)");
+    if (shape_out) *shape_out = shape;
+    return values;
+}
+
+std::vector<std::string> Group::read_strings(const std::string& name) const {
+    Handle dataset = open_dataset(*this, name);
+    Handle type(H5Dget_type(dataset.get()));
+    auto count = static_cast<std::size_t>(element_count(dataset_shape(dataset.get(), where(name))));
+    return read_string_values(type.get(), count, [&](hid_t memory_type, void* buffer) {
+        return H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
+    }, where(name));
+}
+
+void Group::read_rows(const std::string& name, std::int64_t first, std::int64_t count, float* out) const {
+    if (count <= 0) return;
+    Handle dataset = open_dataset(*this, name);
+    Shape shape = dataset_shape(dataset.get(), where(name));
+    if (shape.size() != 2 || first < 0 || first + count > shape[0])
+        fail(fmt::format("{}: cannot read rows {}..{}", where(name), first, first + count));
+    Handle file_space(H5Dget_space(dataset.get()));
+    hsize_t start[2] = {static_cast<hsize_t>(first), 0};
+    hsize_t extent[2] = {static_cast<hsize_t>(count), static_cast<hsize_t>(shape[1])};
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr);
+    Handle memory_space(H5Screate_simple(2, extent, nullptr));
+    if (H5Dread(dataset.get(), H5T_NATIVE_FLOAT, memory_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+        fail("cannot read " + where(name) + " (corrupt or truncated file?)");
+}
+
+// ---------------------------------------------------------------- writes
+
+namespace {
+
+Handle create_dataset(Group& group, const std::string& name, hid_t file_type, const Shape& shape,
+                      const Shape& max_shape, const Shape& chunk) {
+    std::vector<hsize_t> dims(shape.begin(), shape.end());
+    std::vector<hsize_t> max_dims;
+    for (auto d : max_shape) max_dims.push_back(d < 0 ? H5S_UNLIMITED : static_cast<hsize_t>(d));
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(),
+                                  max_dims.empty() ? nullptr : max_dims.data()));
+    Handle properties = untimed_creation_properties(H5P_DATASET_CREATE);
+    if (!chunk.empty()) {
+        std::vector<hsize_t> chunk_dims(chunk.begin(), chunk.end());
+        H5Pset_chunk(properties.get(), static_cast<int>(chunk_dims.size()), chunk_dims.data());
+    }
+    Handle link_properties(H5Pcreate(H5P_LINK_CREATE));
+    H5Pset_create_intermediate_group(link_properties.get(), 1);
+    return Handle(checked(H5Dcreate2(group.id(), name.c_str(), file_type, space.get(), link_properties.get(),
+                                     properties.get(), H5P_DEFAULT),
+                          "cannot create dataset " + group.where(name)));
+}
+
+void write_all(hid_t dataset, hid_t memory_type, const void* data, const std::string& where) {
+    checked(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot write " + where);
+}
+
+// Grows a 1-D or 2-D extendible dataset by rows and writes them at the end.
+void append(hid_t dataset, hid_t memory_type, const void* data, std::int64_t rows, const std::string& where) {
+    if (rows <= 0) return;
+    Shape shape = dataset_extent(dataset);
+    std::vector<hsize_t> new_dims(shape.begin(), shape.end());
+    new_dims[0] += static_cast<hsize_t>(rows);
+    checked(H5Dset_extent(dataset, new_dims.data()), "cannot extend " + where);
+    Handle file_space(H5Dget_space(dataset));
+    std::vector<hsize_t> start(shape.size(), 0), extent(new_dims);
+    start[0] = static_cast<hsize_t>(shape[0]);
+    extent[0] = static_cast<hsize_t>(rows);
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+    Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
+    checked(H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
+            "cannot write " + where);
+}
+
+std::vector<const char*> c_strings(const std::vector<std::string>& values) {
+    std::vector<const char*> pointers;
+    pointers.reserve(values.size());
+    for (const auto& value : values) pointers.push_back(value.c_str());
+    return pointers;
+}
+
+}  // namespace
+
+void Group::write_floats(const std::string& name, const float* data, const Shape& shape, std::int64_t chunk_rows) {
+    Shape chunk;
+    if (chunk_rows > 0 && !shape.empty()) {
+        chunk = shape;
+        chunk[0] = std::max<std::int64_t>(1, std::min(chunk_rows, shape[0]));
+        for (auto& d : chunk) d = std::max<std::int64_t>(d, 1);
+    }
+    Handle dataset = create_dataset(*this, name, H5T_IEEE_F32LE, shape, {}, chunk);
+    if (element_count(shape) > 0) write_all(dataset.get(), H5T_NATIVE_FLOAT, data, where(name));
+}
+
+void Group::write_ints(const std::string& name, const std::vector<std::int64_t>& data) {
+    write_ints(name, data.data(), {static_cast<std::int64_t>(data.size())});
+}
+
+void Group::write_ints(const std::string& name, const std::int64_t* data, const Shape& shape) {
+    Handle dataset = create_dataset(*this, name, H5T_STD_I64LE, shape, {}, {});
+    if (element_count(shape) > 0) write_all(dataset.get(), H5T_NATIVE_INT64, data, where(name));
+}
+
+void Group::write_strings(const std::string& name, const std::vector<std::string>& data) {
+    Handle type = vlen_string_type();
+    Handle dataset = create_dataset(*this, name, type.get(), {static_cast<std::int64_t>(data.size())}, {}, {});
+    auto pointers = c_strings(data);
+    if (!data.empty()) write_all(dataset.get(), type.get(), pointers.data(), where(name));
+}
+
+void Group::create_extendible_floats(const std::string& name, std::int64_t cols, std::int64_t chunk_rows) {
+    create_dataset(*this, name, H5T_IEEE_F32LE, {0, cols}, {-1, cols},
+                   {std::max<std::int64_t>(1, chunk_rows), std::max<std::int64_t>(1, cols)});
+}
+
+void Group::append_rows(const std::string& name, const float* data, std::int64_t rows) {
+    Handle dataset = open_dataset(*this, name);
+    append(dataset.get(), H5T_NATIVE_FLOAT, data, rows, where(name));
+}
+
+void Group::create_extendible_ints(const std::string& name, std::int64_t chunk) {
+    create_dataset(*this, name, H5T_STD_I64LE, {0}, {-1}, {std::max<std::int64_t>(1, chunk)});
+}
+
+void Group::append_ints(const std::string& name, const std::int64_t* data, std::int64_t count) {
+    Handle dataset = open_dataset(*this, name);
+    append(dataset.get(), H5T_NATIVE_INT64, data, count, where(name));
+}
+
+void Group::create_extendible_strings(const std::string& name, std::int64_t chunk) {
+    Handle type = vlen_string_type();
+    create_dataset(*this, name, type.get(), {0}, {-1}, {std::max<std::int64_t>(1, chunk)});
+}
+
+void Group::append_strings(const std::string& name, const std::vector<std::string>& data) {
+    Handle dataset = open_dataset(*this, name);
+    Handle type = vlen_string_type();
+    auto pointers = c_strings(data);
+    append(dataset.get(), type.get(), pointers.data(), static_cast<std::int64_t>(data.size()), where(name));
+}
+
+// ---------------------------------------------------------------- attributes
+
+bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
+
+namespace {
+Handle open_attribute(const Group& group, const std::string& name) {
+    if (!group.has_attr(name)) fail(fmt::format("{}: missing attribute '{}'", group.where(), name));
+    Handle attribute(H5Aopen(group.id(), name.c_str(), H5P_DEFAULT));
+    if (!attribute.valid()) fail(fmt::format("{}: cannot open attribute '{}'", group.where(), name));
+    if (attribute_element_count(attribute.get()) != 1)
+        fail(fmt::format("{}: attribute '{}' must hold one value", group.where(), name));
+    return attribute;
+}
+
+template <class T>
+T read_numeric_attribute(const Group& group, const std::string& name, hid_t memory_type) {
+    Handle attribute = open_attribute(group, name);
+    Handle type(H5Aget_type(attribute.get()));
+    H5T_class_t type_class = H5Tget_class(type.get());
+    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+        // Accept numbers written as strings ("10"), as some exporters do.
+        if (type_class == H5T_STRING) {
+            std::string text = group.attr_string(name);
+            try {
+                std::size_t used = 0;
+                double value = std::stod(text, &used);
+                if (used == text.size()) return static_cast<T>(value);
+            } catch (const std::exception&) {
+            }
+        }
+        fail(fmt::format("{}: attribute '{}' is not a number", group.where(), name));
+    }
+    T value{};
+    if (H5Aread(attribute.get(), memory_type, &value) < 0)
+        fail(fmt::format("{}: cannot read attribute '{}'", group.where(), name));
+    return value;
+}
+
+void replace_attribute(hid_t object, const std::string& name) {
+    if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+}
+}  // namespace
+
+std::string Group::attr_string(const std::string& name) const {
+    Handle attribute = open_attribute(*this, name);
+    Handle type(H5Aget_type(attribute.get()));
+    if (H5Tget_class(type.get()) != H5T_STRING)
+        fail(fmt::format("{}: attribute '{}' is not a string", where(), name));
+    auto values = read_string_values(type.get(), 1, [&](hid_t memory_type, void* buffer) {
+        return H5Aread(attribute.get(), memory_type, buffer);
+    }, where() + " attribute " + name);
+    return values.front();
+}
+
+std::int64_t Group::attr_int(const std::string& name) const {
+    return read_numeric_attribute<std::int64_t>(*this, name, H5T_NATIVE_INT64);
+}
+
+double Group::attr_double(const std::string& name) const {
+    return read_numeric_attribute<double>(*this, name, H5T_NATIVE_DOUBLE);
+}
+
+void Group::set_attr(const std::string& name, const std::string& value) {
+    replace_attribute(id(), name);
+    Handle type = vlen_string_type();
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle attribute(checked(H5Acreate2(id(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                             "cannot write attribute " + name + " of " + where()));
+    const char* text = value.c_str();
+    checked(H5Awrite(attribute.get(), type.get(), &text), "cannot write attribute " + name + " of " + where());
+}
+
+void Group::set_attr(const std::string& name, std::int64_t value) {
+    replace_attribute(id(), name);
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle attribute(checked(H5Acreate2(id(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                             "cannot write attribute " + name + " of " + where()));
+    checked(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), "cannot write attribute " + name);
+}
+
+void Group::set_attr(const std::string& name, double value) {
+    replace_attribute(id(), name);
+    Handle space(H5Screate(H5S_SCALAR));
+    Handle attribute(checked(H5Acreate2(id(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                             "cannot write attribute " + name + " of " + where()));
+    checked(H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value), "cannot write attribute " + name);
+}
+
+// ---------------------------------------------------------------- InputFile
+
+namespace {
+
+std::vector<char> read_stream(std::istream& stream) {
+    std::vector<char> bytes;
+    char buffer[1 << 16];
+    while (stream.read(buffer, sizeof buffer) || stream.gcount() > 0)
+        bytes.insert(bytes.end(), buffer, buffer + stream.gcount());
+    return bytes;
+}
+
+std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& image) {
+    if (path == "-") {
+        std::ios::sync_with_stdio(false);
+        image = read_stream(std::cin);
+        if (image.empty()) throw Error("standard input is empty (expected an lt-h5 file)");
+        if (!is_hdf5_signature(image.data(), image.size()))
+            throw Error("standard input is not an HDF5 file");
+        hid_t file = H5LTopen_file_image(image.data(), image.size(),
+                                         H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+        if (file < 0) throw Error("standard input holds a corrupt or truncated HDF5 file");
+        return std::make_shared<Handle>(file);
+    }
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0) throw Error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (S_ISDIR(info.st_mode)) throw Error(fmt::format("cannot open {}: is a directory", path));
+    std::FILE* probe = std::fopen(path.c_str(), "rb");
+    if (!probe) throw Error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    char head[8] = {};
+    std::size_t got = std::fread(head, 1, sizeof head, probe);
+    std::fclose(probe);
+    if (got == 0) throw Error(fmt::format("{} is empty (expected an lt-h5 file)", path));
+    if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(fmt::format("{} is not an HDF5 file", path));
+    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) throw Error(fmt::format("cannot open {}: corrupt or truncated HDF5 file", path));
+    return std::make_shared<Handle>(file);
+}
+
+}  // namespace
+
+InputFile::InputFile(const std::string& path)
+    : Group(nullptr, -1, path == "-" ? "<stdin>" : path, "/") {
+    file_ = open_input(path, image_);
+    handle_ = std::make_shared<Handle>(checked(H5Gopen2(file_->get(), "/", H5P_DEFAULT),
+                                               "cannot open the root group of " + file_name_));
+    record_input(file_name_, type());
+}
+
+std::string InputFile::type() const {
+    if (has_attr("lt_type")) return attr_string("lt_type");
+    // A foreign file (e.g. features exported with h5py): infer from its content.
+    if (has_dataset("features")) return "features";
+    if (has_dataset("prototypes")) return "prototypes";
+    if (has_group("members")) return "ensemble";
+    if (has_group("backbone") || has_group("classifier")) return "model";
+    if (has_dataset("weights")) return "classifier";
+    return "unknown";
+}
+
+void InputFile::check_type(const std::vector<std::string>& accepted) const {
+    if (has_attr("lt_schema") && attr_string("lt_schema") != kSchema)
+        fail(fmt::format("{} has lt_schema '{}', expected '{}'", file_name_, attr_string("lt_schema"), kSchema));
+    if (has_attr("lt_schema_version")) {
+        std::int64_t file_version = attr_int("lt_schema_version");
+        if (file_version > kSchemaVersion)
+            throw SchemaError(fmt::format("{} uses lt-h5 schema version {}; this lt reads version {}",
+                                          file_name_, file_version, kSchemaVersion),
+                              "upgrade lt");
+        if (file_version < 1) fail(fmt::format("{} has an invalid lt_schema_version {}", file_name_, file_version));
+    }
+    std::string actual = type();
+    if (std::find(accepted.begin(), accepted.end(), actual) != accepted.end()) return;
+    std::string expected;
+    for (std::size_t i = 0; i < accepted.size(); ++i)
+        expected += (i == 0 ? "" : (i + 1 == accepted.size() ? " or " : ", ")) + accepted[i];
+    fail(fmt::format("{} is a {} file, expected {}", file_name_,
+                     actual == "unknown" ? "non-lt" : "'" + actual + "'", expected));
+}
+
+// ---------------------------------------------------------------- OutputFile
+
+OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
+    : Group(nullptr, -1, path == "-" ? "<stdout>" : path, "/"), target_(path), to_stdout_(path == "-") {
+    Handle access(H5Pcreate(H5P_FILE_ACCESS));
+    // Closing the file closes every object still open in it, so commit()
+    // really finishes the file before it is renamed into place.
+    H5Pset_fclose_degree(access.get(), H5F_CLOSE_STRONG);
+    hid_t file;
+    if (to_stdout_) {
+        H5Pset_fapl_core(access.get(), 1 << 20, false);
+        file = H5Fcreate(fmt::format("lt-stdout-{}", getpid()).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+        if (file < 0) throw Error("cannot create the in-memory output file");
+    } else {
+        if (path.empty()) throw UsageError("the output path is empty");
+        struct stat info {};
+        if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+            throw Error(fmt::format("cannot write {}: is a directory", path));
+        remove_stale_temporaries(path);
+        temporary_ = temporary_path(path);
+        register_temporary(temporary_);
+        file = H5Fcreate(temporary_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+        if (file < 0) {
+            unregister_temporary(temporary_);
+            int error = errno;
+            throw Error(fmt::format("cannot write {}: {}", path,
+                                    error ? std::strerror(error) : "cannot create a file in its folder"));
+        }
+    }
+    file_ = std::make_shared<Handle>(file);
+    handle_ = std::make_shared<Handle>(checked(H5Gopen2(file, "/", H5P_DEFAULT), "cannot open root group"));
+    set_attr("lt_schema", kSchema);
+    set_attr("lt_schema_version", kSchemaVersion);
+    set_attr("lt_type", lt_type);
+}
+
+OutputFile::~OutputFile() {
+    if (committed_) return;
+    handle_.reset();
+    file_.reset();
+    if (!temporary_.empty()) {
+        unlink(temporary_.c_str());
+        unregister_temporary(temporary_);
+    }
+}
+
+void OutputFile::commit() {
+    if (committed_) return;
+    write_provenance(*this, target_);
+    checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
+    if (to_stdout_) {
+        ssize_t size = H5Fget_file_image(file_->get(), nullptr, 0);
+        if (size < 0) throw Error("cannot build the output file image");
+        std::vector<char> image(static_cast<std::size_t>(size));
+        H5Fget_file_image(file_->get(), image.data(), image.size());
+        handle_.reset();
+        file_.reset();
+        if (std::fwrite(image.data(), 1, image.size(), stdout) != image.size() || std::fflush(stdout) != 0)
+            throw Error("cannot write to standard output");
+        committed_ = true;
+        return;
+    }
+    handle_.reset();
+    hid_t file = file_->get();
+    herr_t closed = H5Fclose(file);
+    *file_ = Handle();  // already closed
+    if (closed < 0) throw Error("cannot finish " + target_ + " (disk full?)");
+    int descriptor = open(temporary_.c_str(), O_RDONLY);
+    if (descriptor >= 0) {
+        fsync(descriptor);
+        close(descriptor);
+    }
+    if (std::rename(temporary_.c_str(), target_.c_str()) != 0)
+        throw Error(fmt::format("cannot write {}: {}", target_, std::strerror(errno)));
+    unregister_temporary(temporary_);
+    committed_ = true;
+}
+
+void install_cleanup_on_signals() {
+    // A crash (a bug, or a corrupt file that makes the HDF5 library itself
+    // fail) also removes the temporaries, says so in one line, and still ends
+    // by the signal, so the exit status shows what happened.
+    std::snprintf(crash_message, sizeof crash_message,
+                  "%s: error: crashed (a bug in lt, or an input file the HDF5 library cannot read safely)\n",
+                  log::tool().c_str());
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) std::signal(signal_number, remove_temporaries_and_exit);
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer reports crashes itself
+    for (int signal_number : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+        std::signal(signal_number, remove_temporaries_and_exit);
+#endif
+}
+
+}  // namespace lt::h5

@@ -1,0 +1,326 @@
+#include "lt/learn/extract.hpp"
+
+#include "lt/base/error.hpp"
+#include "lt/base/log.hpp"
+#include "lt/base/progress.hpp"
+#include "lt/data/loader.hpp"
+#include "lt/image/images.hpp"
+#include "lt/image/transforms.hpp"
+#include "lt/io/h5.hpp"
+#include "lt/io/schema.hpp"
+#include "lt/learn/models.hpp"
+#include "lt/learn/weights.hpp"
+#include "lt/math/tensor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <numeric>
+
+namespace lt::extract {
+
+Shard parse_shard(const std::string& text) {
+    const auto is_number = [](const std::string& part) {
+        return !part.empty() && part.size() <= 9 &&
+               std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    const auto slash = text.find('/');
+    if (slash != std::string::npos) {
+        const std::string index = text.substr(0, slash), count = text.substr(slash + 1);
+        if (is_number(index) && is_number(count)) {
+            Shard shard{std::stoll(index), std::stoll(count)};
+            if (shard.index >= 1 && shard.index <= shard.count) return shard;
+        }
+    }
+    throw UsageError(fmt::format("invalid shard '{}': expected I/N with 1 <= I <= N, e.g. 2/4", text));
+}
+
+std::pair<std::int64_t, std::int64_t> shard_rows(std::int64_t rows, const Shard& shard) {
+    return {(shard.index - 1) * rows / shard.count, shard.index * rows / shard.count};
+}
+
+void Options::add_to(CLI::App& app) {
+    auto* model_option = app.add_option("--model", model, "Model file written by lt-train (its /backbone)")
+                             ->type_name("MODEL.h5");
+    auto* arch_option = app.add_option("--arch", arch, "Architecture of the --init weights")
+                            ->check(CLI::IsMember(models::arch_names()));
+    auto* init_option = app.add_option("--init", init, "Backbone weights with torchvision names (with --arch)")
+                            ->type_name("WEIGHTS.h5");
+    arch_option->needs(init_option)->excludes(model_option);
+    init_option->needs(arch_option)->excludes(model_option);
+    auto* list_option = app.add_option("--list", list, "List of images (<path> <label> per line; '-' = stdin)")
+                            ->type_name("LIST");
+    auto* root_option = app.add_option("--root", root, "Folder the list's image paths are relative to")
+                            ->type_name("DIR");
+    output.add_to(app, "Features file ('-' = stdout)");
+    auto* shard_option = app.add_option("--shard", shard, "Extract only the I-th of N contiguous parts of the list")
+                             ->type_name("I/N")
+                             ->check(CLI::Validator(
+                                 [](std::string& text) -> std::string {
+                                     try {
+                                         parse_shard(text);
+                                     } catch (const UsageError& error) {
+                                         return error.what();
+                                     }
+                                     return {};
+                                 },
+                                 "", "SHARD"));
+    app.add_option("--split", split, "The features' split attribute (default: the list's file name, e.g. test)");
+    app.add_option("--preset", preset, "Eval transform: imagenet or small (default: the model's; imagenet)")
+        ->check(CLI::IsMember({"imagenet", "small"}));
+    app.add_option("--image-size", image_size, "Side of the network's input (0: the model's, or the preset's)")
+        ->check(cli::NonNegative)
+        ->capture_default_str();
+    app.add_option("--batch-size", batch_size, "Images per forward pass")->check(cli::Positive)->capture_default_str();
+    app.add_option("--merge", merge, "Join the shard files of one extraction into -o instead of extracting")
+        ->type_name("SHARD.h5")
+        ->expected(1, -1)
+        ->excludes(model_option)
+        ->excludes(arch_option)
+        ->excludes(init_option)
+        ->excludes(list_option)
+        ->excludes(root_option)
+        ->excludes(shard_option);
+}
+
+namespace {
+
+// What the features were computed from: the same in every shard of one
+// extraction and in their merge.
+struct Source {
+    std::string list, list_hash, weights, weights_hash, arch, preset;
+    std::int64_t list_rows = 0, image_size = 0;
+
+    void write(h5::Group& group) const {
+        group.set_attr("list", list);
+        group.set_attr("list_hash", list_hash);
+        group.set_attr("list_rows", list_rows);
+        group.set_attr("weights", weights);
+        group.set_attr("weights_hash", weights_hash);
+        group.set_attr("arch", arch);
+        group.set_attr("preset", preset);
+        group.set_attr("image_size", image_size);
+    }
+    static Source read(const h5::Group& group) {
+        Source source;
+        source.list = group.attr_string("list");
+        source.list_hash = group.attr_string("list_hash");
+        source.list_rows = group.attr_int("list_rows");
+        source.weights = group.attr_string("weights");
+        source.weights_hash = group.attr_string("weights_hash");
+        source.arch = group.attr_string("arch");
+        source.preset = group.attr_string("preset");
+        source.image_size = group.attr_int("image_size");
+        return source;
+    }
+    bool same_extraction(const Source& other) const {
+        return list_hash == other.list_hash && list_rows == other.list_rows && weights_hash == other.weights_hash &&
+               preset == other.preset && image_size == other.image_size;
+    }
+};
+
+// "data/fm/test.txt" -> "test"; "-" -> "".
+std::string split_of(const std::string& list) {
+    if (list == "-") return {};
+    std::string name = list.substr(list.find_last_of('/') + 1);
+    const auto dot = name.find_last_of('.');
+    return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+struct Extractor {
+    std::shared_ptr<models::Backbone> backbone;
+    std::string preset = "imagenet";
+    int image_size = 0;
+};
+
+Extractor load_extractor(const Options& options) {
+    Extractor extractor;
+    if (!options.model.empty()) {
+        h5::InputFile in(options.model);
+        in.check_type("model");
+        extractor.backbone = models::make_backbone(in.attr_string("arch"));
+        if (!in.has_group("backbone")) throw SchemaError(options.model + " has no /backbone");
+        weights::load_exact(*extractor.backbone, weights::read_state_dict(in.group("backbone")),
+                            options.model + ":/backbone");
+        if (in.has_attr("preset")) extractor.preset = in.attr_string("preset");
+        if (in.has_attr("image_size")) extractor.image_size = static_cast<int>(in.attr_int("image_size"));
+    } else {
+        extractor.backbone = models::make_backbone(options.arch);
+        const models::LoadReport report = weights::load_init(*extractor.backbone, options.init);
+        log::verbose("--init {}: {}", options.init, report.summary());
+        if (!report.missing.empty())
+            throw SchemaError(fmt::format("{} lacks {} of the {} weights of {} (e.g. {})", options.init,
+                                          report.missing.size(), report.matched.size() + report.missing.size(),
+                                          options.arch, report.missing.front()));
+        if (!report.unexpected.empty())
+            log::warn("--init {}: {} weights match nothing in {} (e.g. {})", options.init, report.unexpected.size(),
+                      options.arch, report.unexpected.front());
+    }
+    if (!options.preset.empty()) extractor.preset = options.preset;
+    if (options.image_size > 0) extractor.image_size = options.image_size;
+    return extractor;
+}
+
+void extract(const Options& options, const Compute& compute) {
+    if (options.list.empty()) throw UsageError("--list is required (or --merge)");
+    if (options.root.empty()) throw UsageError("--root is required (or --merge)");
+    if (options.model.empty() && options.arch.empty())
+        throw UsageError("no backbone: give --model MODEL.h5, or --arch A with --init WEIGHTS.h5");
+    const bool sharded = !options.shard.empty();
+    const Shard shard = sharded ? parse_shard(options.shard) : Shard{};
+    const at::Device device = resolve_device(compute.device);
+    use_threads(compute.threads);
+
+    const ImageDataset dataset = open_image_dataset(options.list, options.root);
+    Extractor extractor = load_extractor(options);
+    const ImageTransform transform = image_transform(extractor.preset, false, extractor.image_size);
+    models::Backbone& backbone = *extractor.backbone;
+
+    Source source;
+    source.list = options.list;
+    const std::string list_text = format_list(dataset.entries);
+    source.list_hash = fmt::format("{:016x}", weights::fnv1a(list_text.data(), list_text.size()));
+    source.list_rows = static_cast<std::int64_t>(dataset.size());
+    source.weights = options.model.empty() ? options.init : options.model;
+    source.weights_hash = weights::fingerprint(models::state_dict(backbone));
+    source.arch = backbone.arch();
+    source.preset = extractor.preset;
+    source.image_size = transform.size;
+    const auto [first, end] = shard_rows(source.list_rows, shard);
+    if (first == end)
+        throw Error(fmt::format("shard {}/{} of the {} images of {} is empty", shard.index, shard.count,
+                                source.list_rows, options.list),
+                    fmt::format("use at most {} shards", source.list_rows));
+
+    backbone.to(device);
+    backbone.eval();
+    torch::NoGradGuard no_grad;
+
+    h5::OutputFile out(options.output.path, "features");
+    source.write(out);
+    if (sharded) {
+        out.set_attr("shard_index", shard.index);
+        out.set_attr("shard_count", shard.count);
+        out.set_attr("shard_first_row", first);
+    }
+    FeaturesWriter writer(out, backbone.feature_dim(), /*with_ids=*/true,
+                          options.split.empty() ? split_of(options.list) : options.split);
+
+    LoaderOptions loader_options;
+    loader_options.batch_size = options.batch_size;
+    loader_options.workers = compute.workers;
+    BatchLoader loader(dataset, transform, loader_options);
+    std::vector<std::size_t> order(static_cast<std::size_t>(end - first));
+    std::iota(order.begin(), order.end(), static_cast<std::size_t>(first));
+    loader.start_epoch(std::move(order), 0);
+
+    const auto started = std::chrono::steady_clock::now();
+    Progress progress("features", end - first, "images");
+    Batch batch;
+    std::vector<std::string> ids;
+    while (loader.next(batch)) {
+        const auto n = static_cast<std::int64_t>(batch.size());
+        at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(device);
+        at::Tensor features = backbone.forward(images).to(at::kCPU, at::kFloat).contiguous();
+        ids.clear();
+        for (std::size_t index : batch.indices) ids.push_back(dataset.entries[index].path);
+        writer.append(features.data_ptr<float>(), batch.labels.data(), n, ids);
+        progress.advance(n);
+    }
+    progress.finish();
+    out.commit();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log::info("{} images x {} features in {:.1f} s ({:.0f} images/s){}", end - first, backbone.feature_dim(),
+              seconds, static_cast<double>(end - first) / std::max(seconds, 1e-9),
+              sharded ? fmt::format(", shard {}/{} (rows {} to {} of {})", shard.index, shard.count, first, end - 1,
+                                    source.list_rows)
+                      : "");
+}
+
+}  // namespace
+
+void merge_shards(const std::vector<std::string>& shard_files, const std::string& output) {
+    struct Part {
+        std::unique_ptr<FeaturesReader> features;
+        Source source;
+        std::string split;
+        Shard shard;
+        std::int64_t first_row = 0;
+    };
+    std::vector<Part> parts;
+    for (const std::string& path : shard_files) {
+        Part part;
+        part.features = std::make_unique<FeaturesReader>(path);
+        const h5::InputFile& in = part.features->file();
+        if (!in.has_attr("shard_index") || !in.has_attr("list_hash"))
+            throw Error(fmt::format("{} is not a shard of lt-extract", path), "shards are written with --shard I/N");
+        part.source = Source::read(in);
+        part.split = in.has_attr("split") ? in.attr_string("split") : "";
+        part.shard = {in.attr_int("shard_index"), in.attr_int("shard_count")};
+        part.first_row = in.attr_int("shard_first_row");
+        parts.push_back(std::move(part));
+    }
+    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.shard.index < b.shard.index; });
+    const Part& reference = parts.front();
+    for (const Part& part : parts) {
+        const std::string& name = part.features->file().file_name();
+        if (!part.source.same_extraction(reference.source) || part.shard.count != reference.shard.count ||
+            part.features->dim() != reference.features->dim() || part.split != reference.split)
+            throw Error(fmt::format("{} and {} are shards of different extractions (list, weights or transform)",
+                                    reference.features->file().file_name(), name));
+    }
+    const std::int64_t count = reference.shard.count;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const Part& part = parts[i];
+        if (i > 0 && part.shard.index == parts[i - 1].shard.index)
+            throw Error(fmt::format("shard {}/{} is given twice", part.shard.index, count));
+        const auto [first, end] = shard_rows(part.source.list_rows, part.shard);
+        if (part.first_row != first || part.features->rows() != end - first)
+            throw SchemaError(fmt::format("{}: shard {}/{} should hold rows {} to {}",
+                                          part.features->file().file_name(), part.shard.index, count, first, end - 1));
+    }
+    if (static_cast<std::int64_t>(parts.size()) != count) {
+        std::vector<std::int64_t> missing;
+        std::size_t next = 0;
+        for (std::int64_t index = 1; index <= count; ++index) {
+            if (next < parts.size() && parts[next].shard.index == index)
+                ++next;
+            else
+                missing.push_back(index);
+        }
+        throw Error(fmt::format("shards {} of {} are missing", fmt::join(missing, ", "), count));
+    }
+
+    h5::OutputFile out(output, "features");
+    reference.source.write(out);
+    const bool with_ids = std::all_of(parts.begin(), parts.end(),
+                                      [](const Part& part) { return part.features->file().has_dataset("ids"); });
+    FeaturesWriter writer(out, reference.features->dim(), with_ids, reference.split);
+    for (const Part& part : parts) {
+        const FeaturesReader& features = *part.features;
+        const std::vector<std::string> ids =
+            with_ids ? features.file().read_strings("ids") : std::vector<std::string>{};
+        const std::int64_t chunk = features.chunk_rows();
+        std::vector<float> rows(static_cast<std::size_t>(chunk * features.dim()));
+        for (std::int64_t first = 0; first < features.rows(); first += chunk) {
+            const std::int64_t n = std::min(chunk, features.rows() - first);
+            features.read(first, n, rows.data());
+            writer.append(rows.data(), features.labels().data() + first, n,
+                          with_ids ? std::vector<std::string>(ids.begin() + first, ids.begin() + first + n)
+                                   : std::vector<std::string>{});
+        }
+    }
+    out.commit();
+    log::info("merged {} shards: {} rows", count, reference.source.list_rows);
+}
+
+void run(const Options& options, const Compute& compute) {
+    if (!options.merge.empty())
+        merge_shards(options.merge, options.output.path);
+    else
+        extract(options, compute);
+}
+
+}  // namespace lt::extract

@@ -1,0 +1,68 @@
+// lt-train: a backbone with a cosine (or linear) classifier from a list of
+// images (docs/method.md §7): SGD with momentum and weight decay, a per-step
+// cosine decay to 0 after an optional linear warm-up, separate learning rates
+// for the backbone and the classifier, instance / square-root / class-aware /
+// progressive sampling, cross-entropy or balanced-softmax loss.
+//
+// The output model file is also the checkpoint: it is rewritten atomically
+// after every epoch with the optimizer state, and --resume continues from it.
+// Every random choice derives from (seed, epoch, position in the epoch) (the
+// sampler, the augmentations) or is made once from the seed (the initial
+// weights), so on the CPU with a fixed thread count a run killed and resumed
+// ends with the same model as an uninterrupted one.
+#pragma once
+
+#include "lt/cli/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace at {
+class Tensor;
+}
+
+namespace lt::train {
+
+struct Options {
+    std::string train_list, val_list, root;
+    cli::OutputOption output;
+    // Defaults: the paper's ImageNet-LT recipe (docs/method.md §7).
+    std::string arch = "resnext50_32x4d";
+    std::string head = "cosine";        // cosine | linear
+    std::string sampler = "sqrt";       // instance | sqrt | class-aware | progressive
+    std::string loss = "ce";            // ce | balanced-softmax
+    int epochs = 90;
+    int batch_size = 512;
+    double lr = 0.2;            // classifier (and backbone unless lr_backbone is set)
+    double lr_backbone = -1;    // < 0: the same as lr
+    double momentum = 0.9;
+    double weight_decay = 5e-4;
+    double warmup_epochs = 0;
+    std::string preset = "imagenet";  // imagenet | small (transforms.hpp)
+    int image_size = 0;               // 0: the preset's
+    std::string init;                 // torchvision-named weights for the backbone
+    bool resume = false;
+    std::string log;                  // JSON lines, one object per epoch ("-" = stdout)
+    cli::SeedOption seed;
+
+    void add_to(CLI::App& app);
+};
+
+// Learning rate at step (0-based) of total_steps: linear warm-up from
+// base/warmup_steps to base over the first warmup_steps steps, then
+// base * (1 + cos(pi * t)) / 2 with t going from 0 to 1 over the remaining
+// steps (the last step's rate is just above 0).
+double learning_rate(double base, std::int64_t step, std::int64_t total_steps, std::int64_t warmup_steps);
+
+// Mean loss of logits [N, C] for target columns [N]. log_class_counts, when
+// defined ([C], log n_j), is added to the logits first: the balanced softmax
+// (Ren et al. 2020), which trains the unbiased logits under a long tail.
+at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& targets,
+                               const at::Tensor& log_class_counts);
+
+void run(const Options& options, const Compute& compute);
+
+}  // namespace lt::train

@@ -1,0 +1,56 @@
+#include "lt/transfer/ensemble.hpp"
+
+#include "lt/base/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace lt::ensemble {
+
+void Options::add_to(CLI::App& app) {
+    app.add_option("members", members, "Classifier, ensemble, prototypes or model files (at least 2)")
+        ->required()
+        ->expected(2, -1)
+        ->type_name("MEMBER.h5");
+    output.add_to(app, "Ensemble file to write ('-' = stdout)");
+}
+
+std::vector<Classifier> combine(const std::vector<ClassifierSet>& sets) {
+    std::vector<Classifier> members;
+    std::vector<std::string> sources;
+    for (const auto& set : sets)
+        for (const auto& member : set.members) {
+            members.push_back(member);
+            sources.push_back(set.source);
+        }
+    if (members.size() < 2) throw UsageError("an ensemble needs at least 2 members");
+    auto sorted_ids = [](std::vector<std::int64_t> ids) {
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    const auto first_ids = sorted_ids(members.front().class_ids);
+    for (std::size_t m = 1; m < members.size(); ++m) {
+        if (members[m].weights.cols != members.front().weights.cols)
+            throw Error(fmt::format("dimension mismatch: {} has dimension {}, {} has {}", sources[m],
+                                    members[m].weights.cols, sources.front(), members.front().weights.cols));
+        if (sorted_ids(members[m].class_ids) != first_ids)
+            throw Error(fmt::format("{} and {} have different class ids ({} and {} classes)", sources.front(),
+                                    sources[m], first_ids.size(), members[m].class_ids.size()),
+                        "ensemble members must cover the same classes");
+    }
+    return members;
+}
+
+void run(const Options& options) {
+    if (std::count(options.members.begin(), options.members.end(), "-") > 1)
+        throw UsageError("only one member can be read from stdin");
+    std::vector<ClassifierSet> sets;
+    for (const auto& path : options.members) sets.push_back(read_classifier_set(h5::InputFile(path)));
+    std::vector<Classifier> members = combine(sets);
+    h5::OutputFile out(options.output.path, "ensemble");
+    write_ensemble(out, members);
+    out.commit();
+}
+
+}  // namespace lt::ensemble
