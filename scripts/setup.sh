@@ -12,6 +12,8 @@ packages=(
   g++ cmake ninja-build pkg-config git
   libtorch-dev libhdf5-dev hdf5-tools libcli11-dev libfmt-dev libopencv-dev doctest-dev zlib1g-dev
   libopenblas0-openmp   # Debian's LibTorch otherwise multiplies matrices with the reference BLAS (~30x slower)
+  libopenblas-openmp-dev  # cblas for the training-free core (the math wing)
+  libgloo-dev           # headers of LibTorch's Gloo process group (data-parallel lt-train)
   dataset-fashion-mnist # the embedded default data (IDX files)
   python3 python3-numpy python3-h5py   # the independent reference of the tests
   gnuplot-nox wordnet-dev              # plots and WordNet similarity of the reports
