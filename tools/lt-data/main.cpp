@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
         "  $ lt-data folder photos/ -o photos/list.txt            # ImageFolder tree -> list + classes.txt\n"
         "  $ lt-data check lt.txt --root data/                    # decode every image once\n",
         "lt-train(1), lt-extract(1)",
-        lt::cli::kWorkers};
+        lt::cli::kWorkers | lt::cli::kProgress};
     lt::data::Options options;
     return lt::cli::run_tool(
         argc, argv, info, [&](CLI::App& app) { options.add_to(app); }, [&](const lt::Compute& compute) { options.run(compute); });
