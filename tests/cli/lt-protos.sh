@@ -8,8 +8,9 @@ G=$WORK/gen
 "$PY" "$LT_SRC/tests/ref/gen.py" data "$G" >/dev/null || fail "gen.py data"
 
 # Three parts of the training features (h5py, as a user would cut them): the
-# first classes only in A, others spread over A, B and C; C in float64 and
-# with unlabelled rows; and the reference prototypes of all rows at once.
+# first classes only in A, others spread over A, B and C; B with float [N, 1]
+# labels; C in float64 and with unlabelled rows; and the reference
+# prototypes of all rows at once.
 "$PY" - "$G/train.h5" "$WORK" <<'PY' || fail "splitting the features"
 import sys, h5py, numpy as np
 src, out = h5py.File(sys.argv[1], "r"), sys.argv[2]
@@ -27,7 +28,9 @@ for name, rows in parts.items():
         if name == "C":  # unlabelled rows add nothing
             feats = np.vstack([feats, np.ones((5, X.shape[1]))])
             labels = np.concatenate([labels, -np.ones(5, np.int64)])
-        f["features"], f["labels"] = feats, labels
+        f["features"] = feats
+        # B's labels as h5py often gets them: a float64 column [N, 1]
+        f["labels"] = labels.astype(np.float64).reshape(-1, 1) if name == "B" else labels
 unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 with h5py.File(f"{out}/reference.h5", "w") as f:
     f["prototypes"] = np.stack([unit[y == c].mean(axis=0) for c in ids])
@@ -87,6 +90,8 @@ with h5py.File(sys.argv[1], "w") as f:
     f["features"], f["labels"] = np.ones((3, 32), np.float32), -np.ones(3, np.int64)' "$WORK/unlabelled.h5"
 expect_fail 1 "unlabelled.h5, .*unlabelled.h5 have no labelled rows" "$X" -- \
     lt-protos "$WORK/unlabelled.h5" "$WORK/unlabelled.h5" -o "$X"
+expect_fail 1 "feats_fractional_labels.h5:/labels holds 8.999999 at element 7, which is not a whole number" "$X" -- \
+    lt-protos "$WORK/A.h5" "$WORK/bad/feats_fractional_labels.h5" -o "$X"
 expect_fail 2 "standard input \('-'\) can be given once" "$X" -- lt-protos - - -o "$X"
 expect_fail 2 "inputs is required" "$X" -- lt-protos -o "$X"
 echo "lt-protos: all checks passed"
