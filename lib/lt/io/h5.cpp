@@ -195,18 +195,31 @@ bool Group::has_dataset(const std::string& name) const {
     return has(name) && object_type(id(), name) == H5O_TYPE_DATASET;
 }
 
-std::vector<std::string> Group::children() const {
+namespace {
+
+// The names of `count` links or attributes, read by index in name order:
+// name_of(index, buffer, size) returns the name's length (HDF5's *_by_idx).
+template <class NameOf>
+std::vector<std::string> names_by_index(hsize_t count, NameOf name_of) {
     std::vector<std::string> names;
-    H5G_info_t info;
-    if (H5Gget_info(id(), &info) < 0) return names;
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-        ssize_t length = H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    for (hsize_t i = 0; i < count; ++i) {
+        ssize_t length = name_of(i, nullptr, 0);
         if (length < 0) continue;
         std::string name(static_cast<std::size_t>(length), '\0');
-        H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+        name_of(i, name.data(), name.size() + 1);
         names.push_back(name);
     }
     return names;
+}
+
+}  // namespace
+
+std::vector<std::string> Group::children() const {
+    H5G_info_t info;
+    if (H5Gget_info(id(), &info) < 0) return {};
+    return names_by_index(info.nlinks, [this](hsize_t i, char* name, std::size_t size) {
+        return H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size, H5P_DEFAULT);
+    });
 }
 
 Group Group::group(const std::string& name) const {
@@ -518,17 +531,11 @@ Group::Layout Group::layout(const std::string& name) const {
 bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
 
 std::vector<std::string> Group::attribute_names() const {
-    std::vector<std::string> names;
     H5O_info_t info;
-    if (H5Oget_info(id(), &info) < 0) return names;
-    for (hsize_t i = 0; i < info.num_attrs; ++i) {
-        ssize_t length = H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-        if (length < 0) continue;
-        std::string name(static_cast<std::size_t>(length), '\0');
-        H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
-        names.push_back(name);
-    }
-    return names;
+    if (H5Oget_info(id(), &info) < 0) return {};
+    return names_by_index(info.num_attrs, [this](hsize_t i, char* name, std::size_t size) {
+        return H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size, H5P_DEFAULT);
+    });
 }
 
 Group::AttrKind Group::attr_kind(const std::string& name) const {
