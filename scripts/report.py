@@ -7,7 +7,7 @@ write. Standard library only.
   report.py separability TRAIN.tsv TEST.tsv TRAIN-WITHIN.tsv TEST-WITHIN.tsv
   report.py stack B1=FILE B2=FILE ...        the TSVs with a backbone column
   report.py mismatch B1=FILE ...             one row per backbone (lt-compat --mismatch)
-  report.py report --results R --dataset D --backbones "B ..." --ks "0 20 100"
+  report.py report --results R --dataset D --backbones "B ..." --ks "0 20 100" [--classes classes.txt|""]
   report.py summary --results R --backbones "B ..." --ks "..." [--elapsed S]
 """
 
@@ -257,6 +257,9 @@ def cmd_report(a):
               "Places-LT, ResNet-101) are shown beside ours for reference: they are other data sets and "
               "backbones, so compare the patterns (which row wins where), not the values.\n"
               % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ", ".join(backbones)))
+    if a.classes is not None and not a.classes:
+        md.append("Note: the data set has no classes.txt, so classes are named by their ids and the attention "
+                  "neighbours have no WordNet similarity (LCH).\n")
     if config:
         md.append("<details><summary>Configuration</summary>\n\n```\n%s```\n</details>\n" % config)
 
@@ -316,7 +319,9 @@ def cmd_report(a):
     md.append("For seeded random classes, the classes with the highest attention weights α (p→w, k = 0, τ = 10) "
               "and their WordNet 3.0 Leacock–Chodorow similarity to the class (−log(path/(2·19)), path in "
               "nodes; 3.64 = same synset; lt-wordnet). Files: `<backbone>/neighbours.tsv`, "
-              "`<backbone>/neighbours-all.tsv` (every class).\n")
+              "`<backbone>/neighbours-all.tsv` (every class).%s\n"
+              % (" Here without class names: the attention weights only, classes by id."
+                 if a.classes is not None and not a.classes else ""))
     for b in backbones:
         path = os.path.join(R, b, "neighbours.tsv")
         md.append("### %s\n" % b)
@@ -416,6 +421,7 @@ def main():
         p.add_argument("--backbones", required=True)
         p.add_argument("--ks", default="0 20 100")
         p.add_argument("--elapsed", type=int)
+        p.add_argument("--classes", default=None, help="classes.txt of the study ('' = none)")
         p.set_defaults(run=run)
     a = ap.parse_args()
     a.run(a)

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake ninja-build pkg-config git
   libtorch-dev libhdf5-dev hdf5-tools libcli11-dev libfmt-dev libopencv-dev doctest-dev zlib1g-dev
+  libjpeg-dev libpng-dev  # strict JPEG and PNG decoding (lib/lt/image)
   libopenblas0-openmp   # Debian's LibTorch otherwise multiplies matrices with the reference BLAS (~30x slower)
   libopenblas-openmp-dev  # cblas for the training-free core (the math wing)
   libgloo-dev           # headers of LibTorch's Gloo process group (data-parallel lt-train)

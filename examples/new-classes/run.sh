@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$out"
 say() { echo "new-classes: $*" >&2; }
-tools=(lt-protos lt-attend lt-ensemble lt-eval)
+tools=(lt-protos lt-attend lt-ensemble lt-eval lt-info)
 [ -n "$model" ] || tools+=(lt-data lt-train lt-extract)
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null ||
@@ -76,10 +76,26 @@ for k in 20 100; do
 done
 lt-ensemble "$out/protos.h5" "$out/whc20.h5" "$out/whc100.h5" -o "$out/ensemble.h5"
 
-# Groups from the full train counts: with the default --few the few-shot
-# group is exactly the new classes.
+# Groups from the full train counts. Which classes are new (in the
+# prototypes, not in the model) and which are few-shot is read from the files:
+# the "few" column is the new classes only when the two sets are the same.
+ids_of() { lt-info --class-counts "$1" | awk -v few="${2:-}" 'NR > 1 && (few == "" || $2 < few) {print $1}'; }
+new_ids=$(comm -23 <(ids_of "$out/protos.h5" | sort) <(ids_of "$model" | sort) | sort -n | paste -sd' ')
+few_ids=$(ids_of "$out/protos.h5" "$few" | paste -sd' ')
 lt-eval "$test_features" "$model" "$out/protos.h5" "$out/whc20.h5" "$out/whc100.h5" "$out/ensemble.h5" \
   --counts "$out/protos.h5" --few "$few" \
   --names "base cosine classifier (no row for new classes),prototypes,w^hc(20),w^hc(100),ensemble(p; w^hc(20); w^hc(100))" \
   | tee "$out/table.txt"
-echo "few = the new classes (fewer than $few training images), never seen in training" | tee -a "$out/table.txt"
+{
+  echo "new classes (not in the model): ${new_ids:-none}"
+  echo "few-shot classes (fewer than $few training images): ${few_ids:-none}"
+  only() { comm -23 <(tr ' ' '\n' <<<"$1" | sort) <(tr ' ' '\n' <<<"$2" | sort) | sort -n | paste -sd' '; }
+  seen_few=$(only "$few_ids" "$new_ids") new_elsewhere=$(only "$new_ids" "$few_ids")
+  if [ -n "$new_ids" ] && [ -z "$seen_few" ] && [ -z "$new_elsewhere" ]; then
+    echo "few = the new classes, never seen in training"
+  else
+    echo "few is not the set of new classes:"
+    [ -z "$seen_few" ] || echo "  few also holds classes the model was trained on: $seen_few"
+    [ -z "$new_elsewhere" ] || echo "  new classes in the many or medium group: $new_elsewhere"
+  fi
+} | tee -a "$out/table.txt"

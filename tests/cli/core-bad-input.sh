@@ -126,6 +126,10 @@ bad -- lt-ensemble "$C" "$B/clf_no_weights.h5" -o X
 
 # ------------------------------------------- shape mismatch
 bad -- lt-protos "$B/feats_short_labels.h5" -o X
+bad -- lt-protos "$B/feats_fractional_labels.h5" -o X
+bad -- lt-eval "$B/feats_fractional_labels.h5" "$C"
+bad -- lt-eval "$B/feats_short_ids.h5" "$C"
+bad -- lt-project --features "$B/feats_short_ids.h5" --classifier "$C" --protos "$P"
 bad -- lt-eval "$B/feats_1d.h5" "$C"
 bad -- lt-attend --classifier "$B/clf_short_ids.h5" --protos "$P" -o X
 bad -- lt-attend --classifier "$C" --protos "$B/protos_short_counts.h5" -o X
@@ -177,7 +181,7 @@ for t in lt-protos lt-attend lt-ensemble lt-eval lt-compat; do
 done
 usage -- lt-protos "$F" -o X --no-such-option
 usage -- lt-eval "$F" "$C" --no-such-option
-usage -- lt-protos "$F" "$F" -o X
+usage -- lt-protos - - -o X   # one input per command can be standard input
 usage -- lt-attend --classifier "$C" -o X
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --mode q2q
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --terms kt,x

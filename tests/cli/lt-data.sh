@@ -85,24 +85,73 @@ expect_ok lt-data check -q "$WORK/tree/out/list.txt" --root "$WORK/tree/root"
 printf 'cat/a.png\t0\r\n\r\ndog food/x y.png   1\r\n' >"$WORK/tree/out/crlf.txt"
 expect_ok lt-data check -q "$WORK/tree/out/crlf.txt" --root "$WORK/tree/root"
 
+section "folder: hidden folders and files (.ipynb_checkpoints, ._x.png) are skipped with one warning"
+mkdir -p "$WORK/tree/root/.ipynb_checkpoints" "$WORK/tree/root/cat/.ipynb_checkpoints"
+cp "$WORK/odd/c.png" "$WORK/tree/root/.ipynb_checkpoints/x.png"
+cp "$WORK/odd/c.png" "$WORK/tree/root/cat/.ipynb_checkpoints/a-checkpoint.png"
+printf 'macOS resource fork' >"$WORK/tree/root/cat/._a.png"
+expect_logged lt-data folder "$WORK/tree/root" -o "$WORK/tree/out/hidden.txt" --class-names-output "$WORK/tree/out/hidden-classes.txt"
+expect_equal "$(cat "$WORK/tree/out/hidden.txt")" "$(cat "$WORK/tree/out/list.txt")" "list with hidden entries present"
+expect_equal "$(cat "$WORK/tree/out/hidden-classes.txt")" "$(printf 'cat\ndog food\nemu')" "classes with a hidden folder present"
+expect_equal "$(grep -c warning "$LT_STDERR")" 1 "warnings about hidden entries"
+expect_grep "^lt-data: warning: skipped 3 hidden folders and files \(names starting with '\.'\): \.ipynb_checkpoints, cat/\._a\.png, cat/\.ipynb_checkpoints$" "$LT_STDERR"
+rm -rf "$WORK/tree/root/.ipynb_checkpoints" "$WORK/tree/root/cat/.ipynb_checkpoints" "$WORK/tree/root/cat/._a.png"
+
+section "lists: comment lines, blank lines; a path alone is checked, but subsampling needs labels"
+printf '# a comment, then a blank line\n\nc.png 1\n   # indented\nwith space/a b.png 3\n' >"$WORK/odd/comments.txt"
+expect_ok lt-data subsample -q "$WORK/odd/comments.txt" -o "$WORK/odd/out.txt" --n-max 1 --n-min 1
+expect_equal "$(cat "$WORK/odd/out.txt")" "$(printf 'c.png 1\nwith space/a b.png 3')" "subsampled list with comments"
+printf 'c.png 1\nc.png\n' >"$WORK/odd/pathonly.txt"
+expect_logged lt-data check "$WORK/odd/pathonly.txt" --root "$WORK/odd"
+expect_grep 'all 2 images decode \(1 of them unlabelled\)' "$LT_STDERR"
+expect_fail 1 "pathonly.txt line 2: 'c.png' has no label \(hint: .*lt-extract" "$WORK/out.txt" -- \
+    lt-data subsample "$WORK/odd/pathonly.txt" -o "$WORK/out.txt" --n-max 1 --n-min 1
+
+section "check: every bad line on stdout with its reason, exit 1, -o writes the good lines"
+J=$LT_SRC/tests/data/photo.jpg
+M=$WORK/mixed
+mkdir -p "$M"
+cp "$J" "$M/good.jpg"
+head -c $(($(stat -c %s "$J") / 2)) "$J" >"$M/half.jpg"
+head -c $(($(stat -c %s "$J") - 2)) "$J" >"$M/no-end.jpg"
+cp "$WORK/odd/c.png" "$M/good.png"
+cp "$WORK/odd/c.png" "$M/unlabelled.png"
+head -c 100 "$WORK/odd/c.png" >"$M/cut.png"
+printf 'garbage, not an image' >"$M/junk.png"
+: >"$M/empty.png"
+printf '# ten images, six of them bad\ngood.jpg 0\nhalf.jpg 1\n\ngood.png 2\ncut.png 3\nmissing.png 4\njunk.png 5\nempty.png 6\nno-end.jpg 7\nunlabelled.png\ngood.jpg 9\n' >"$M/list.txt"
+expect_fail 1 "^lt-data: error: 6 of the 10 images of .*list.txt cannot be used \(their lines are on standard output\) \(hint: -o GOOD.txt" -- \
+    lt-data check "$M/list.txt" --root "$M" --workers 3
+printf '%s\t%s\t%s\n' 3 half.jpg "cannot decode: broken JPEG: Premature end of JPEG file" \
+    6 cut.png "cannot decode: broken PNG: the file ends early (truncated?)" \
+    7 missing.png "cannot read: No such file or directory" \
+    8 junk.png "cannot decode: not a readable image file" \
+    9 empty.png "cannot decode: the file is empty" \
+    10 no-end.jpg "cannot decode: broken JPEG: Premature end of JPEG file" >"$WORK/expected-report.tsv"
+cmp -s "$LT_STDOUT" "$WORK/expected-report.tsv" || { diff "$LT_STDOUT" "$WORK/expected-report.tsv"; fail "check report"; }
+expect_fail 1 "6 of the 10 images .* cannot be used .*; the other 4 lines are in .*good.txt$" -- \
+    lt-data check -q "$M/list.txt" --root "$M" -o "$M/good.txt"
+cmp -s "$LT_STDOUT" "$WORK/expected-report.tsv" || fail "check report with -o and -q"
+expect_equal "$(cat "$M/good.txt")" "$(printf 'good.jpg 0\ngood.png 2\nunlabelled.png\ngood.jpg 9')" "the good lines"
+expect_logged lt-data check "$M/good.txt" --root "$M"
+expect_grep 'all 4 images decode \(1 of them unlabelled\); image sides from 28 to 48 pixels' "$LT_STDERR"
+expect_fail 2 "-o - is not possible" -- lt-data check "$M/list.txt" --root "$M" -o -
+printf 'half.jpg 1\n' >"$M/all-bad.txt"
+expect_fail 1 "none of the 1 images .* can be used; .*nothing.txt was not written" "$M/nothing.txt" -- \
+    lt-data check "$M/all-bad.txt" --root "$M" -o "$M/nothing.txt"
+
 section "bad input: exit 1, one error line, no output left"
 printf 'c.png 1\nmissing.png 2\n' >"$WORK/odd/missing.txt"
-expect_fail 1 "missing.png': No such file or directory \(.*missing.txt line 2\)" -- \
-    lt-data check "$WORK/odd/missing.txt" --root "$WORK/odd"
-head -c 100 "$WORK/odd/c.png" >"$WORK/odd/cut.png"
-printf 'c.png 0\ncut.png 0\n' >"$WORK/odd/cut.txt"
-expect_fail 1 "cannot decode image '.*cut.png': broken PNG.*cut.txt line 2" -- lt-data check "$WORK/odd/cut.txt" --root "$WORK/odd"
-printf 'garbage, not a PNG' >"$WORK/odd/junk.png"
-printf 'junk.png 0\n' >"$WORK/odd/junk.txt"
-expect_fail 1 "cannot decode image .*junk.png.*line 1" -- lt-data check "$WORK/odd/junk.txt" --root "$WORK/odd"
+expect_fail 1 "1 of the 2 images of .*missing.txt cannot be used" -- lt-data check "$WORK/odd/missing.txt" --root "$WORK/odd"
+expect_equal "$(cat "$LT_STDOUT")" "$(printf '2\tmissing.png\tcannot read: No such file or directory')" "report of a missing image"
 printf '\n\r\n' >"$WORK/empty.txt"
 expect_fail 1 "has no entries" "$WORK/out.txt" -- lt-data subsample "$WORK/empty.txt" -o "$WORK/out.txt" --n-max 5 --n-min 1
 printf 'a.png 1\nb.png 2\nc.png two\n' >"$WORK/word.txt"
 expect_fail 1 "word.txt line 3: label 'two' is not an integer" "$WORK/out.txt" -- \
     lt-data subsample "$WORK/word.txt" -o "$WORK/out.txt" --n-max 5 --n-min 1
 printf 'a.png 1\njust-a-path.png\n' >"$WORK/nolabel.txt"
-expect_fail 1 "nolabel.txt line 2: expected '<path> <label>', found 'just-a-path.png'" -- \
-    lt-data check "$WORK/nolabel.txt" --root "$WORK"
+expect_fail 1 "nolabel.txt line 2: 'just-a-path.png' has no label" "$WORK/out.txt" -- \
+    lt-data subsample "$WORK/nolabel.txt" -o "$WORK/out.txt" --n-max 1 --n-min 1
 printf 'a.png 99999999999\n' >"$WORK/huge.txt"
 expect_fail 1 "huge.txt line 1: label 99999999999 is too large" -- lt-data check "$WORK/huge.txt" --root "$WORK"
 printf 'a.png -1\n' >"$WORK/negative.txt"

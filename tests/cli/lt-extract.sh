@@ -104,6 +104,32 @@ assert np.array_equal(a["features"][()], b["features"][()]) and np.array_equal(a
 assert [i.decode() for i in b["ids"][()]] == ["with space/image %d.png" % n for n in (1, 2, 3)], b["ids"][()]
 PY
 
+section "lines with only a path: rows with label -1 (inference); lt-protos skips them"
+cp "$LT_SRC/tests/data/photo.jpg" "$D/photo.jpg"
+{ head -3 "$D/val.txt"; echo "photo.jpg"; echo "# a comment"; echo; head -1 "$D/val.txt" | cut -d' ' -f1; } >"$WORK/infer.txt"
+expect_ok lt-extract -q "${E[@]}" --list "$WORK/infer.txt" --root "$D" -o "$WORK/infer.h5"
+/usr/bin/python3 - "$WORK/infer.h5" "$WORK/val.h5" "$D/val.txt" <<'PY' || fail "unlabelled rows"
+import sys, h5py, numpy as np
+f, val = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+first = [l.split() for l in open(sys.argv[3])][:3]
+assert list(f["labels"][()]) == [int(l[1]) for l in first] + [-1, -1], f["labels"][()]
+assert [i.decode() for i in f["ids"][()]] == [l[0] for l in first] + ["photo.jpg", first[0][0]]
+# the same image gives the same row, labelled or not
+assert np.allclose(f["features"][:3], val["features"][:3], atol=1e-6)
+assert np.allclose(f["features"][4], val["features"][0], atol=1e-6)
+PY
+expect_ok lt-protos -q "$WORK/infer.h5" -o "$WORK/infer-protos.h5"
+expect_equal "$(lt-info --class-counts "$WORK/infer-protos.h5" | tail -n +2 | awk '{s += $2} END {print s}')" 3 \
+    "rows averaged into the prototypes (the labelled ones)"
+
+section "off a terminal, a progress line every --progress-interval seconds"
+lt-extract "${E[@]}" --list "$D/test.txt" --root "$D" --batch-size 1 --progress-interval 0.01 -o "$WORK/progress.h5" \
+    2>"$WORK/progress.err" || fail "lt-extract --progress-interval 0.01"
+expect_grep '^lt-extract: features: [0-9]+/23 \([0-9]+%\) after [0-9]+s, [0-9.]+ images/s' "$WORK/progress.err"
+lt-extract "${E[@]}" --list "$D/test.txt" --root "$D" --batch-size 1 -o "$WORK/progress.h5" 2>"$WORK/progress.err" ||
+    fail "lt-extract"
+! grep -q '^lt-extract: features: ' "$WORK/progress.err" || fail "progress lines of a short run with the 30 s default"
+
 section "bad input: exit 1 (2 for usage), one error line, no output"
 X=$WORK/x.h5
 L=(--root "$D" "${E[@]}")
@@ -124,6 +150,10 @@ cp "$D/$(head -1 "$D/val.txt" | cut -d' ' -f1)" "$D/corrupt.png"
 printf 'garbage' | dd of="$D/corrupt.png" bs=1 seek=40 conv=notrunc 2>/dev/null
 { cat "$WORK/part.txt"; echo "corrupt.png 1"; } >"$WORK/corrupt.txt"
 expect_fail 1 "corrupt\.png" "$X" -- lt-extract --list "$WORK/corrupt.txt" "${L[@]}" -o "$X"
+head -c $(($(stat -c %s "$D/photo.jpg") / 2)) "$D/photo.jpg" >"$D/half.jpg"
+{ cat "$WORK/part.txt"; echo "half.jpg"; } >"$WORK/half.txt"
+expect_fail 1 "cannot decode image '.*half\.jpg': broken JPEG: Premature end of JPEG file \(.*half\.txt line 6\) \(hint: lt-data check" \
+    "$X" -- lt-extract --list "$WORK/half.txt" "${L[@]}" -o "$X"
 : >"$WORK/empty.txt"
 expect_fail 1 "empty\.txt" "$X" -- lt-extract --list "$WORK/empty.txt" "${L[@]}" -o "$X"
 { cat "$WORK/part.txt"; echo "train/0/a.png 1.5"; } >"$WORK/label.txt"

@@ -56,6 +56,17 @@ PY
 expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/shown.h5" "${FAST[@]}" --epochs 1
 expect_grep '^lt-train: epoch 1/1: loss [0-9.]+, lr [0-9.e-]+, [0-9]+ images/s$' "$LT_STDERR"
 
+section "off a terminal, a progress line every --progress-interval seconds; none with 0 or -q"
+lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/progress.h5" "${NET[@]}" --batch-size 2 --lr 0.05 \
+    --epochs 1 --progress-interval 0.01 2>"$WORK/progress.err" || fail "lt-train --progress-interval 0.01"
+expect_grep '^lt-train: epoch 1/1: [0-9]+/[0-9]+ \([0-9]+%\) after [0-9]+s, [0-9.]+ images/s(, ETA [0-9]+s)?, loss [0-9.]+$' \
+    "$WORK/progress.err"
+for quiet in "--progress-interval 0" "-q --progress-interval 0.01" ""; do
+    lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/progress.h5" "${NET[@]}" --batch-size 2 --lr 0.05 \
+        --epochs 1 $quiet 2>"$WORK/progress.err" || fail "lt-train $quiet"
+    ! grep -q '^lt-train: epoch 1/1: [0-9]*/' "$WORK/progress.err" || fail "progress lines with '$quiet'"
+done
+
 section "classes left out of the train list get no classifier row (global ids kept)"
 grep -v ' [379]$' "$D/train.txt" >"$D/seen.txt"
 expect_ok lt-train -q --train-list "$D/seen.txt" --root "$D" -o "$WORK/seen.h5" "${FAST[@]}" --epochs 1
@@ -175,6 +186,17 @@ printf 'garbage' | dd of="$D/corrupt.png" bs=1 seek=40 conv=notrunc 2>/dev/null
 # Instance sampling with batches that divide the list: every image is read.
 expect_fail 1 "corrupt\.png.*line 21" "$X" -- \
     lt-train --train-list "$WORK/corrupt.txt" --root "$D" "${NET[@]}" --batch-size 7 --sampler instance -q -o "$X"
+# A JPEG cut to half its bytes: libjpeg would fill the rest with grey.
+head -c $(($(stat -c %s "$LT_SRC/tests/data/photo.jpg") / 2)) "$LT_SRC/tests/data/photo.jpg" >"$D/half.jpg"
+{ cat "$WORK/part.txt"; echo "half.jpg 1"; } >"$WORK/half.txt"
+expect_fail 1 "cannot decode image '.*half\.jpg': broken JPEG: Premature end of JPEG file \(.*half\.txt line 21\)" "$X" -- \
+    lt-train --train-list "$WORK/half.txt" --root "$D" "${NET[@]}" --batch-size 7 --sampler instance -q -o "$X"
+# Training needs a label on every line, validation too.
+{ cat "$WORK/part.txt"; echo "train/0/unlabelled.png"; } >"$WORK/unlabelled.txt"
+expect_fail 1 "unlabelled\.txt line 21: 'train/0/unlabelled\.png' has no label" "$X" -- \
+    lt-train --train-list "$WORK/unlabelled.txt" "${T[@]}" --batch-size 4 -o "$X"
+expect_fail 1 "unlabelled\.txt line 21: .* has no label" "$X" -- \
+    lt-train --train-list "$WORK/part.txt" --val-list "$WORK/unlabelled.txt" "${T[@]}" --batch-size 4 -o "$X"
 { cat "$WORK/part.txt"; echo "train/0/x.png 1"; } >"$WORK/val-missing.txt"
 expect_fail 1 "x\.png" "$X" -- lt-train --train-list "$WORK/part.txt" --val-list "$WORK/val-missing.txt" "${T[@]}" --batch-size 4 -o "$X"
 : >"$WORK/empty.txt"

@@ -28,16 +28,23 @@ else
 fi
 
 # ---- new-classes: the base classifier lacks every class with < 20 training samples
-"$PY" - "$G/clf.h5" "$WORK/base.h5" <<'EOF' || fail "making the base classifier"
+# base_classifier OUT [also-medium]: clf.h5 without them (and without its first medium class)
+base_classifier() {
+  "$PY" - "$G/clf.h5" "$@" <<'EOF' || fail "making the base classifier $1"
 import sys, h5py, numpy as np
-src, dst = sys.argv[1:]
+src, dst, also_medium = sys.argv[1], sys.argv[2], len(sys.argv) > 3
 with h5py.File(src) as f, h5py.File(dst, "w") as g:
-    keep = f["class_counts"][...] >= 20
+    counts = f["class_counts"][...]
+    keep = counts >= 20
+    if also_medium:
+        keep[np.flatnonzero((counts >= 20) & (counts <= 100))[0]] = False
     for k, v in f.attrs.items():
         g.attrs[k] = v
     for name in ("weights", "class_ids", "class_counts"):
         g[name] = f[name][...][keep]
 EOF
+}
+base_classifier "$WORK/base.h5"
 if "$E/new-classes/run.sh" --out "$WORK/nc" --model "$WORK/base.h5" --train-features "$G/train.h5" \
      --test-features "$G/test.h5" >"$WORK/nc.out" 2>"$WORK/nc.err"; then
   # table rows: name ... many medium few total; few = the new classes
@@ -47,8 +54,31 @@ if "$E/new-classes/run.sh" --out "$WORK/nc" --model "$WORK/base.h5" --train-feat
     awk -v v="$(few "$row")" 'BEGIN {exit !(v + 0 > 10)}' || fail "new-classes: $row few = $(few "$row")"
   done
   for f in protos.h5 whc20.h5 whc100.h5 ensemble.h5; do [ -s "$WORK/nc/$f" ] || fail "new-classes: no $f"; done
+  want=$("$PY" -c '
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+print(*sorted(f["class_ids"][()][f["class_counts"][()] < 20]))' "$G/clf.h5")
+  grep -qxF "new classes (not in the model): $want" "$WORK/nc/table.txt" || fail "new-classes: new classes are not $want"
+  grep -qxF "few = the new classes, never seen in training" "$WORK/nc/table.txt" || fail "new-classes: no 'few = the new classes'"
 else
   fail "new-classes/run.sh: $(tail -n 3 "$WORK/nc.err")"
+fi
+# A base model that also lacks a medium class: few is not the new classes, and the table says so.
+base_classifier "$WORK/base2.h5" also-medium
+if "$E/new-classes/run.sh" --out "$WORK/nc2" --model "$WORK/base2.h5" --train-features "$G/train.h5" \
+     --test-features "$G/test.h5" >"$WORK/nc2.out" 2>"$WORK/nc2.err"; then
+  grep -q "^few = the new classes" "$WORK/nc2/table.txt" && fail "new-classes: claims few = the new classes with a medium class new"
+  medium=$("$PY" -c '
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+c = f["class_counts"][()]
+print(f["class_ids"][()][np.flatnonzero((c >= 20) & (c <= 100))[0]])' "$G/clf.h5")
+  grep -qxF "few is not the set of new classes:" "$WORK/nc2/table.txt" &&
+    grep -qxF "  new classes in the many or medium group: $medium" "$WORK/nc2/table.txt" ||
+    fail "new-classes: no note that new class $medium is outside few"
+  grep -q "few also holds" "$WORK/nc2/table.txt" && fail "new-classes: seen classes in few, wrongly"
+else
+  fail "new-classes/run.sh with a medium class new: $(tail -n 3 "$WORK/nc2.err")"
 fi
 
 # ---- python: reading lt files

@@ -82,6 +82,27 @@ grep -q "sqrt-scratch/projection.png" "$R/REPORT.md" || fail "REPORT.md lacks th
 [ "$(cut -f1 "$B/neighbours.tsv" | sort -u)" = "$(cut -f1 "$R/instance-scratch/neighbours.tsv" | sort -u)" ] ||
   fail "the backbones show different neighbour classes"
 
+# FEATURES_FROM without classes.txt: classes named by their ids, the same
+# neighbour classes without an lch column, a note in REPORT.md.
+F2=$WORK/given-unnamed
+mkdir -p "$F2" && ln -s "$F/sqrt-scratch" "$F2/sqrt-scratch"
+VARS2=(DATASET=unnamed FEATURES_FROM="$F2" SWEEP_KS="0 20" BACKBONES=sqrt-scratch)
+if ! "${MK[@]}" -j2 study "${VARS2[@]}" >"$WORK/make-unnamed.out" 2>&1; then
+  tail -n 20 "$WORK/make-unnamed.out"
+  fail "make study without classes.txt"
+else
+  U=results/unnamed
+  grep -q "lt-wordnet" "$WORK/make-unnamed.out" && fail "lt-wordnet ran without class names"
+  [ "$(head -1 "$U/sqrt-scratch/neighbours.tsv")" = "$(printf 'class_id\trank\tneighbour_id\tscore')" ] ||
+    fail "neighbours.tsv without classes.txt: header $(head -1 "$U/sqrt-scratch/neighbours.tsv")"
+  [ "$(cut -f1 "$U/sqrt-scratch/neighbours.tsv" | sort -u)" = "$(cut -f1 "$B/neighbours.tsv" | sort -u)" ] ||
+    fail "other neighbour classes without classes.txt"
+  [ "$(tail -n +2 "$U/sqrt-scratch/neighbours.tsv" | wc -l)" = 50 ] || fail "neighbours.tsv without classes.txt: 50 rows expected"
+  [ "$(head -c 4 "$U/sqrt-scratch/neighbours.png" | tail -c 3)" = PNG ] || fail "no neighbours.png without classes.txt"
+  grep -q "has no classes.txt, so classes are named by their ids" "$U/REPORT.md" || fail "REPORT.md lacks the note"
+  grep -q "has no classes.txt" "$R/REPORT.md" && fail "REPORT.md with classes.txt has the note"
+fi
+
 # Logs: command, start time, exit code.
 L=$R/logs/sqrt-scratch/table4.tsv.log
 [ "$(sed -n 1p "$L" | cut -c1-19)" = "# command: lt-eval " ] || fail "log header: $(sed -n 1p "$L")"

@@ -234,6 +234,12 @@ def cmd_bad(a):
     write_prototypes(J("protos_no_counts.h5"), P, ids, counts, skip=("counts",))
     write_features(J("feats_short_labels.h5"), X, y[:-1])        # N vs N-1
     write_features(J("feats_1d.h5"), X[:, 0], y)                 # features not 2-D
+    # float labels that are not whole numbers (HDF5 itself would truncate them)
+    write_features(J("feats_fractional_labels.h5"), X, y, skip=("labels",))
+    with h5py.File(J("feats_fractional_labels.h5"), "a") as f:
+        f["labels"] = np.where(np.arange(len(y)) == 7, 8.999999, y.astype(np.float64))
+    # image paths for one row fewer than the features
+    write_features(J("feats_short_ids.h5"), X, y, ids=["img/%d.png" % i for i in range(len(y) - 1)])
     write_classifier(J("clf_short_ids.h5"), W, ids[:-1], counts[:-1])  # C vs C-1 rows
     write_classifier(J("clf_short_counts.h5"), W, ids, counts[:-1])
     write_prototypes(J("protos_short_counts.h5"), P, ids, counts[:-1])

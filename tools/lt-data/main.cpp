@@ -11,9 +11,9 @@ int main(int argc, char** argv) {
         "        --val-per-class 20 --val-output val.txt          # CIFAR-LT-style profile\n"
         "  $ grep -v ' 3$' train.txt | lt-data subsample - -o lt.txt --n-max 200 --n-min 2\n"
         "  $ lt-data folder photos/ -o photos/list.txt            # ImageFolder tree -> list + classes.txt\n"
-        "  $ lt-data check lt.txt --root data/                    # decode every image once\n",
+        "  $ lt-data check lt.txt --root data/ -o good.txt >bad.tsv   # every bad line; the good ones kept\n",
         "lt-train(1), lt-extract(1)",
-        lt::cli::kWorkers};
+        lt::cli::kWorkers | lt::cli::kProgress};
     lt::data::Options options;
     return lt::cli::run_tool(
         argc, argv, info, [&](CLI::App& app) { options.add_to(app); }, [&](const lt::Compute& compute) { options.run(compute); });

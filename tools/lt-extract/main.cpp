@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
         "  $ lt-extract --arch resnet50 --init resnet50.h5 --list val.txt --root imagenet --shard 2/4 -o val-2.h5\n"
         "  $ lt-extract --merge val-1.h5 val-2.h5 val-3.h5 val-4.h5 -o val.h5\n",
         "lt-train(1), lt-protos(1), lt-eval(1), lt-h5(5)",
-        lt::cli::kDevice | lt::cli::kWorkers};
+        lt::cli::kDevice | lt::cli::kWorkers | lt::cli::kProgress};
     lt::extract::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
                              [&](const lt::Compute& compute) { lt::extract::run(options, compute); });

@@ -2,6 +2,7 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/base/progress.hpp"
 #include "lt/base/version.hpp"
 #include "lt/io/h5.hpp"
 #include "lt/io/provenance.hpp"
@@ -80,6 +81,18 @@ void CommonOptions::apply() const {
     if (!hdf5_errors) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
 
+void ProgressOptions::add_to(CLI::App& app) {
+    app.add_option("--progress-interval", interval,
+                   "Seconds between progress lines when stderr is not a terminal (0 = none)")
+        ->check(NonNegative)
+        ->type_name("S")
+        ->capture_default_str();
+}
+
+void ProgressOptions::apply() const { set_progress_interval(interval); }
+
+void report_error(const Error& error) { fail(1, error.what(), error.hint()); }
+
 void OutputOption::add_to(CLI::App& app, const std::string& what) {
     app.add_option("-o,--output", path, what)->required()->type_name("PATH");
 }
@@ -136,6 +149,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + shell_quote(argv[i]);
     CommonOptions common;
     ComputeOptions compute;
+    ProgressOptions progress;
 
     CLI::App app(info.summary, info.name);
     app.set_version_flag("--version", fmt::format("{} {} (commit {})", info.name, version(), git_commit()));
@@ -147,6 +161,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     try {
         setup(app);
         compute.add_to(app, info.compute);
+        if (info.compute & kProgress) progress.add_to(app);
         common.add_to(app);
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -164,12 +179,16 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     try {
         h5::install_cleanup_on_signals();
         common.apply();
+        if (info.compute & kProgress) progress.apply();
         h5::set_invocation({command_line, app.config_to_str(/*default_also=*/true, /*write_description=*/false),
                             option_value(app, "--seed"), option_value(app, "--device")});
         run(compute.resolve());
         std::fflush(stdout);
         if (std::ferror(stdout)) return fail(1, "cannot write to standard output");
         return 0;
+    } catch (const AlreadyReported& reported) {
+        std::fflush(stdout);
+        return reported.status;
     } catch (const UsageError& error) {
         return fail(2, error.what(), error.hint().empty() ? "see " + info.name + " --help" : error.hint());
     } catch (const Error& error) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "lt/base/compute.hpp"
+#include "lt/base/error.hpp"
 #include "lt/base/groups.hpp"
 #include "lt/base/log.hpp"
 
@@ -24,8 +25,10 @@
 
 namespace lt::cli {
 
-// Which compute options a tool offers besides --threads (which every tool has).
-enum ComputeParts : unsigned { kThreadsOnly = 0, kDevice = 1, kWorkers = 2 };
+// Which shared options a tool offers besides --threads (which every tool
+// has): --device, --workers, and --progress-interval for tools with long
+// steps (training, extraction, checking images).
+enum ComputeParts : unsigned { kThreadsOnly = 0, kDevice = 1, kWorkers = 2, kProgress = 4 };
 
 struct ToolInfo {
     std::string name;      // "lt-eval"
@@ -53,6 +56,14 @@ struct ComputeOptions {
     int workers = 0;
     void add_to(CLI::App& app, unsigned parts);
     Compute resolve() const;
+};
+
+// --progress-interval S: seconds between progress lines when stderr is not
+// a terminal (0 = none); applied to lt/base/progress.hpp's process-wide setting.
+struct ProgressOptions {
+    double interval = 30;
+    void add_to(CLI::App& app);
+    void apply() const;
 };
 
 // -o/--output PATH ("-" = stdout).
@@ -84,6 +95,15 @@ CLI::Option* add_deprecated_alias(CLI::App& app, const std::string& old_name, co
         ->group("")
         ->each([old_name, new_name](const std::string&) { log::warn("{} is deprecated; use {}", old_name, new_name); });
 }
+
+// Thrown by a tool that has already printed its error lines (one per failed
+// input, with report_error): run_tool exits with the status, printing nothing more.
+struct AlreadyReported {
+    int status = 1;
+};
+
+// Prints "lt-<tool>: error: <what> (hint: <hint>)", the one format of error lines.
+void report_error(const Error& error);
 
 // Parses, runs and maps errors to exit codes. setup registers the tool's own
 // options; run does the work with the resolved compute options. Never throws.

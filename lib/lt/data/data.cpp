@@ -4,6 +4,7 @@
 #include "lt/base/error.hpp"
 #include "lt/base/groups.hpp"
 #include "lt/base/log.hpp"
+#include "lt/base/progress.hpp"
 #include "lt/image/images.hpp"
 #include "lt/io/idx.hpp"
 
@@ -123,6 +124,19 @@ bool is_image_file(const fs::path& path) {
     std::transform(extension.begin(), extension.end(), extension.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return std::find(std::begin(extensions), std::end(extensions), extension) != std::end(extensions);
+}
+
+bool is_hidden(const fs::path& path) {
+    const std::string name = path.filename().string();
+    return !name.empty() && name.front() == '.';
+}
+
+// "a, b, c, ... (12 in all)": the first `shown` of many names.
+std::string shortened(const std::vector<std::string>& names, std::size_t shown) {
+    std::string text;
+    for (std::size_t i = 0; i < std::min(shown, names.size()); ++i) text += (i ? ", " : "") + names[i];
+    if (names.size() > shown) text += fmt::format(", ... ({} in all)", names.size());
+    return text;
 }
 
 // A name a list file or classes.txt can hold: the line parser trims ends
@@ -323,11 +337,16 @@ void FolderOptions::add_to(CLI::App& command) {
 }
 
 void run_folder(const FolderOptions& options) {
-    // Class folders sorted by name give labels 0..C-1, as torchvision's ImageFolder.
-    std::vector<std::string> class_names;
+    // Class folders sorted by name give labels 0..C-1, as torchvision's
+    // ImageFolder. Hidden folders and files (.ipynb_checkpoints, ._photo.jpg
+    // of macOS) are tool litter, not classes or images: they are skipped.
+    std::vector<std::string> class_names, hidden;
     std::error_code error;
-    for (const fs::directory_entry& entry : fs::directory_iterator(options.root, error))
-        if (entry.is_directory()) class_names.push_back(entry.path().filename().string());
+    for (const fs::directory_entry& entry : fs::directory_iterator(options.root, error)) {
+        if (!entry.is_directory()) continue;
+        std::string name = entry.path().filename().string();
+        (is_hidden(entry.path()) ? hidden : class_names).push_back(std::move(name));
+    }
     if (error) throw Error(fmt::format("cannot list '{}': {}", options.root, error.message()));
     if (class_names.empty()) throw Error(fmt::format("'{}' has no class folders", options.root), "one folder per class");
     std::sort(class_names.begin(), class_names.end());
@@ -338,9 +357,17 @@ void run_folder(const FolderOptions& options) {
         const fs::path folder = fs::path(options.root) / class_names[label];
         std::vector<std::string> images;
         auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
-        for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error))
-            if (it->is_regular_file() && is_image_file(it->path()))
-                images.push_back(it->path().lexically_relative(options.root).generic_string());
+        for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+            const bool folder_entry = it->is_directory();
+            if (!folder_entry && !(it->is_regular_file() && is_image_file(it->path()))) continue;
+            const std::string relative = it->path().lexically_relative(options.root).generic_string();
+            if (is_hidden(it->path())) {
+                if (folder_entry) it.disable_recursion_pending();
+                hidden.push_back(relative);
+            } else if (!folder_entry) {
+                images.push_back(relative);
+            }
+        }
         if (error) throw Error(fmt::format("cannot list '{}': {}", folder.string(), error.message()));
         if (images.empty())
             throw Error(fmt::format("class folder '{}' has no image files", folder.string()),
@@ -359,43 +386,46 @@ void run_folder(const FolderOptions& options) {
         throw UsageError("the class names and the list would be the same file", "give --class-names-output");
     if (!classes_path.empty()) write_classes(classes_path, class_names);
     write_list(options.output.path, entries);
+    if (!hidden.empty()) {
+        std::sort(hidden.begin(), hidden.end());
+        log::warn("skipped {} hidden {} (names starting with '.'): {}", hidden.size(),
+                  hidden.size() == 1 ? "folder or file" : "folders and files", shortened(hidden, 5));
+    }
     log_class_summary("list", class_counts(entries), class_names);
 }
 
 void CheckOptions::add_to(CLI::App& command) {
-    command.add_option("LIST", list, "list file ('-' = stdin)")->required();
+    command.add_option("LIST", list, "list file ('-' = stdin); lines with a path only are checked too")->required();
     command.add_option("--root", root, "folder the list's paths are relative to")->required();
+    command.add_option("-o,--output", good_output, "also write the lines whose images decode to this list")
+        ->type_name("GOOD.txt");
 }
 
 void run_check(const CheckOptions& options, const Compute& compute) {
-    const ImageDataset dataset = open_image_dataset(options.list, options.root);
-    const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(dataset.size())));
+    if (options.good_output == "-")
+        throw UsageError("-o - is not possible: the bad lines are reported on standard output",
+                         "give -o a file name");
+    const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
+    const std::size_t count = dataset.size();
+    const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(count)));
 
-    // Every image is decoded; the error reported is the first in list order,
-    // whatever the threads' timing.
+    // Every image is decoded once; each problem is kept by list position, so
+    // the report is in list order whatever the threads' timing.
+    std::vector<std::string> problems(count);
     std::atomic<std::size_t> next{0};
     std::mutex mutex;
-    std::size_t failed_at = dataset.size();
-    std::exception_ptr failure;
     int min_side = std::numeric_limits<int>::max(), max_side = 0;
+    Progress progress("images", static_cast<std::int64_t>(count), "images");
     auto check_images = [&] {
         int local_min = std::numeric_limits<int>::max(), local_max = 0;
-        for (std::size_t i = next++; i < dataset.size(); i = next++) {
-            {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (i > failed_at) break;
-            }
-            try {
-                cv::Mat image = dataset.load(i);
+        cv::Mat image;
+        for (std::size_t i = next++; i < count; i = next++) {
+            problems[i] = try_read_image_rgb(dataset.image_path(i), image);
+            if (problems[i].empty()) {
                 local_min = std::min({local_min, image.rows, image.cols});
                 local_max = std::max({local_max, image.rows, image.cols});
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mutex);
-                if (i < failed_at) {
-                    failed_at = i;
-                    failure = std::current_exception();
-                }
             }
+            progress.advance();
         }
         std::lock_guard<std::mutex> lock(mutex);
         min_side = std::min(min_side, local_min);
@@ -405,10 +435,39 @@ void run_check(const CheckOptions& options, const Compute& compute) {
     for (int t = 1; t < workers; ++t) threads.emplace_back(check_images);
     check_images();
     for (std::thread& thread : threads) thread.join();
-    if (failure) std::rethrow_exception(failure);
+    progress.finish();
+
+    // stdout: one line per bad list line, "<line>\t<path>\t<why>".
+    std::vector<ListEntry> good;
+    std::string report;
+    for (std::size_t i = 0; i < count; ++i) {
+        const ListEntry& entry = dataset.entries[i];
+        if (problems[i].empty())
+            good.push_back(entry);
+        else
+            fmt::format_to(std::back_inserter(report), "{}\t{}\t{}\n", entry.line, entry.path, problems[i]);
+    }
+    std::fwrite(report.data(), 1, report.size(), stdout);
+    if (!options.good_output.empty()) {
+        if (good.empty())
+            throw Error(fmt::format("none of the {} images of {} can be used; {} was not written", count,
+                                    dataset.list_name, options.good_output));
+        write_list(options.good_output, good);
+    }
+    const std::size_t bad = count - good.size();
+    if (bad > 0)
+        throw Error(fmt::format("{} of the {} images of {} cannot be used (their lines are on standard output){}", bad,
+                                count, dataset.list_name,
+                                options.good_output.empty()
+                                    ? std::string()
+                                    : fmt::format("; the other {} lines are in {}", good.size(), options.good_output)),
+                    options.good_output.empty() ? "-o GOOD.txt writes a list without them" : "");
 
     log_class_summary("list", class_counts(dataset.entries));
-    log::info("all {} images decode; image sides from {} to {} pixels", dataset.size(), min_side, max_side);
+    const auto unlabelled = static_cast<std::size_t>(std::count_if(
+        dataset.entries.begin(), dataset.entries.end(), [](const ListEntry& entry) { return entry.label < 0; }));
+    log::info("all {} images decode{}; image sides from {} to {} pixels", count,
+              unlabelled ? fmt::format(" ({} of them unlabelled)", unlabelled) : std::string(), min_side, max_side);
 }
 
 void Options::add_to(CLI::App& app) {
@@ -426,7 +485,7 @@ void Options::add_to(CLI::App& app) {
         [this](const Compute&) { run_subsample(subsample); });
     add("folder", "List an ImageFolder tree (one folder per class, sorted names = labels 0..C-1)", folder,
         [this](const Compute&) { run_folder(folder); });
-    add("check", "Decode every image of a list file; report the first that fails", check,
+    add("check", "Decode every image of a list file; report every line whose image fails", check,
         [this](const Compute& compute) { run_check(check, compute); });
 }
 

@@ -4,8 +4,9 @@
 //                  train/val/test lists and classes.txt (docs/design.md, "Data")
 //   subsample      an exponential-profile subset of any list file
 //   folder         the list of an ImageFolder tree (one folder per class)
-//   check          decodes every image of a list, so a bad file shows up
-//                  before a long training run
+//   check          decodes every image of a list, so bad files show up
+//                  before a long training run: one line per bad list line on
+//                  stdout, and optionally the good lines as a new list
 //
 // Each reports the per-class counts and the many/medium/few class counts on
 // stderr. Outputs are written atomically.
@@ -87,6 +88,7 @@ void run_folder(const FolderOptions& options);
 struct CheckOptions {
     std::string list;
     std::string root;
+    std::string good_output;  // -o: the lines whose images decode
     void add_to(CLI::App& command);
 };
 void run_check(const CheckOptions& options, const Compute& compute);

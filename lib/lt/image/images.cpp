@@ -5,11 +5,17 @@
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <zlib.h>
 
-#include <cerrno>
-#include <algorithm>
+// libjpeg's header needs size_t and FILE declared first.
+#include <cstddef>
+#include <cstdio>
+#include <jpeglib.h>
+#include <jerror.h>  // the message codes
+#include <png.h>
+
 #include <cctype>
+#include <cerrno>
+#include <csetjmp>
 #include <cstring>
 #include <fstream>
 
@@ -17,128 +23,216 @@ namespace lt {
 
 namespace {
 
-std::uint32_t big_endian_32(const unsigned char* bytes) {
-    return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) |
-           std::uint32_t{bytes[3]};
+// Far above any photograph (ImageNet's largest has ~16 Mpixels), and keeps a
+// corrupt header from asking for a huge allocation.
+constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 29;
+
+std::string too_large(std::uint64_t width, std::uint64_t height) {
+    return width * height > kMaxPixels
+               ? fmt::format("an image of {}x{} pixels is too large (at most {} pixels)", width, height, kMaxPixels)
+               : std::string();
 }
 
+bool is_jpeg(std::string_view bytes) { return bytes.size() >= 3 && bytes.substr(0, 3) == "\xFF\xD8\xFF"; }
 bool is_png(std::string_view bytes) { return bytes.size() >= 8 && bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n"; }
 
-// The reason a PNG file is broken, or "" when it is sound. OpenCV's PNG
-// decoder leaves libpng's default handlers in place, which print to stderr;
-// checking the structure first (chunk CRCs, header fields, the compressed
-// image data inflating to exactly the rows the header implies, each row's
-// filter type) turns every broken file into one error message instead.
-std::string png_defect(std::string_view file) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(file.data());
-    const std::size_t size = file.size();
-    std::size_t at = 8;
-    std::uint32_t width = 0, height = 0;
-    int depth = 0, colour_type = -1, interlace = 0;
-    bool have_palette = false, in_idat = false, idat_done = false, ended = false;
+const unsigned char* unsigned_bytes(std::string_view bytes) {
+    return reinterpret_cast<const unsigned char*>(bytes.data());
+}
 
-    // Inflation state for the concatenated IDAT chunks.
-    z_stream stream{};
-    if (inflateInit(&stream) != Z_OK) return "cannot initialise zlib";
-    struct InflateEnd {
-        z_stream* stream;
-        ~InflateEnd() { inflateEnd(stream); }
-    } inflate_end{&stream};
-    bool stream_ended = false;
-    std::vector<std::uint64_t> row_bytes;  // bytes of each row of each pass, filter byte included
-    std::size_t row = 0;
-    std::uint64_t in_row = 0;  // bytes of the current row seen so far
-    unsigned char window[1 << 15];
+// Both libraries report errors through a callback that must not return. It
+// records the message and longjmps back to the setjmp of the step that
+// called the library. Each step is a function whose locals are all plain C
+// data, so a longjmp skips no C++ destructor; the C++ objects (the image,
+// the row pointers) live in the caller, which only sees a false return.
 
-    while (!ended) {
-        if (size - at < 12) return "the file ends inside a chunk (truncated?)";
-        const std::uint32_t length = big_endian_32(bytes + at);
-        const std::string type(file.substr(at + 4, 4));
-        if (length > size - at - 12) return fmt::format("chunk {} is cut short (truncated?)", type);
-        const unsigned char* data = bytes + at + 8;
-        uLong crc = crc32(0L, bytes + at + 4, 4 + length);
-        if (crc != big_endian_32(data + length)) return fmt::format("chunk {} fails its CRC check", type);
-        at += 12 + std::size_t{length};
+// ---- JPEG
 
-        if (type == "IHDR") {
-            if (length != 13 || width != 0) return "bad IHDR chunk";
-            width = big_endian_32(data);
-            height = big_endian_32(data + 4);
-            depth = data[8];
-            colour_type = data[9];
-            interlace = data[12];
-            static const std::pair<int, int> valid[] = {{0, 1}, {0, 2}, {0, 4}, {0, 8}, {0, 16}, {2, 8}, {2, 16},
-                                                        {3, 1}, {3, 2}, {3, 4}, {3, 8}, {4, 8},  {4, 16}, {6, 8},
-                                                        {6, 16}};
-            if (std::find(std::begin(valid), std::end(valid), std::pair<int, int>(colour_type, depth)) == std::end(valid))
-                return fmt::format("colour type {} with bit depth {} is not valid", colour_type, depth);
-            if (width == 0 || height == 0 || width > (1u << 24) || height > (1u << 24) || data[10] != 0 ||
-                data[11] != 0 || interlace > 1)
-                return "bad IHDR values";
-            const int channels[] = {1, 0, 3, 1, 2, 0, 4};
-            const std::uint64_t bits_per_pixel = std::uint64_t(channels[colour_type]) * depth;
-            // Rows of the whole image, or of the 7 Adam7 passes.
-            static const int pass_x0[] = {0, 4, 0, 2, 0, 1, 0}, pass_dx[] = {8, 8, 4, 4, 2, 2, 1};
-            static const int pass_y0[] = {0, 0, 4, 0, 2, 0, 1}, pass_dy[] = {8, 8, 8, 4, 4, 2, 2};
-            for (int pass = 0; pass < (interlace ? 7 : 1); ++pass) {
-                std::uint64_t pass_width = interlace ? (width + pass_dx[pass] - pass_x0[pass] - 1) / pass_dx[pass] : width;
-                std::uint64_t pass_height = interlace ? (height + pass_dy[pass] - pass_y0[pass] - 1) / pass_dy[pass] : height;
-                if (pass_width == 0 || pass_height == 0) continue;
-                row_bytes.insert(row_bytes.end(), pass_height, 1 + (pass_width * bits_per_pixel + 7) / 8);
-            }
-        } else if (width == 0) {
-            return "the first chunk is not IHDR";
-        } else if (type == "PLTE") {
-            have_palette = true;
-        } else if (type == "IDAT") {
-            if (idat_done) return "image data chunks are not consecutive";
-            if (colour_type == 3 && !have_palette) return "a palette image without a palette";
-            in_idat = true;
-            stream.next_in = const_cast<unsigned char*>(data);
-            stream.avail_in = length;
-            while (stream.avail_in > 0 && !stream_ended) {
-                stream.next_out = window;
-                stream.avail_out = sizeof window;
-                int status = inflate(&stream, Z_NO_FLUSH);
-                if (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR)
-                    return "the compressed image data is corrupt";
-                stream_ended = status == Z_STREAM_END;
-                // Walk the rows of what came out: each starts with a filter type 0-4.
-                for (const unsigned char* out = window; out < stream.next_out;) {
-                    if (row == row_bytes.size()) return "more image data than the header implies";
-                    if (in_row == 0 && *out > 4) return fmt::format("row {} has filter type {}", row, *out);
-                    std::uint64_t take = std::min<std::uint64_t>(row_bytes[row] - in_row, stream.next_out - out);
-                    out += take;
-                    in_row += take;
-                    if (in_row == row_bytes[row]) {
-                        ++row;
-                        in_row = 0;
-                    }
-                }
-                if (status == Z_BUF_ERROR && stream.avail_in > 0 && stream.avail_out > 0)
-                    return "the compressed image data is corrupt";
-            }
-        } else {
-            if (in_idat) idat_done = true;
-            if (type == "IEND") ended = true;
-            // An unknown chunk whose name starts upper-case is critical: decoders must refuse it.
-            else if (std::isupper(static_cast<unsigned char>(type[0])) && type != "PLTE")
-                return fmt::format("unknown critical chunk {}", type);
-        }
+struct JpegDecoder {
+    jpeg_error_mgr errors;  // first: libjpeg hands the callbacks a pointer to it
+    std::jmp_buf jump;
+    char message[JMSG_LENGTH_MAX] = "";
+    jpeg_decompress_struct info;
+    bool created = false;
+    ~JpegDecoder() {
+        if (created) jpeg_destroy_decompress(&info);
     }
-    if (!in_idat) return "no image data";
-    if (!stream_ended || row != row_bytes.size()) return "less image data than the header implies (truncated?)";
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr info) {
+    auto* decoder = reinterpret_cast<JpegDecoder*>(info->err);
+    info->err->format_message(info, decoder->message);
+    std::longjmp(decoder->jump, 1);
+}
+
+// libjpeg warns, and goes on with made-up data, when the file is damaged:
+// premature end of file (truncation), premature end of a data segment, bad
+// Huffman codes, lost restart markers. Those fail the file. What lt never
+// uses does not: the JFIF version, a colour profile, and bytes of padding
+// before the end-of-image marker (common in camera files; every scan is
+// complete by then).
+bool harmless_jpeg_warning(const jpeg_error_mgr& errors) {
+    switch (errors.msg_code) {
+        case JWRN_JFIF_MAJOR:
+        case JWRN_BOGUS_ICC: return true;
+        case JWRN_EXTRANEOUS_DATA: return errors.msg_parm.i[1] == 0xD9;  // before EOI
+        default: return false;
+    }
+}
+
+void jpeg_message(j_common_ptr info, int level) {
+    if (level >= 0) return;  // trace messages
+    if (!harmless_jpeg_warning(*info->err)) jpeg_fail(info);
+}
+
+bool jpeg_start(JpegDecoder& decoder, std::string_view bytes) {
+    if (setjmp(decoder.jump)) return false;
+    jpeg_create_decompress(&decoder.info);
+    decoder.created = true;
+    jpeg_mem_src(&decoder.info, unsigned_bytes(bytes), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&decoder.info, TRUE);
+    // As OpenCV asks: RGB from grey and YCbCr, CMYK (converted below) from
+    // four-component files.
+    decoder.info.out_color_space = decoder.info.num_components == 4 ? JCS_CMYK : JCS_RGB;
+    jpeg_start_decompress(&decoder.info);
+    return true;
+}
+
+bool jpeg_rows(JpegDecoder& decoder, unsigned char** rows) {
+    if (setjmp(decoder.jump)) return false;
+    jpeg_decompress_struct& info = decoder.info;
+    while (info.output_scanline < info.output_height)
+        jpeg_read_scanlines(&info, rows + info.output_scanline, info.output_height - info.output_scanline);
+    // Reads on to the end-of-image marker: damage after the last row counts too.
+    jpeg_finish_decompress(&info);
+    return true;
+}
+
+// OpenCV's CMYK to RGB (icvCvt_CMYK2BGR_8u_C4C3R), so that such files decode
+// as they did through imdecode.
+void cmyk_to_rgb(const unsigned char* cmyk, unsigned char* rgb, int width) {
+    for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
+        const int k = cmyk[3];
+        for (int c = 0; c < 3; ++c) rgb[c] = static_cast<unsigned char>(k - ((255 - cmyk[c]) * k >> 8));
+    }
+}
+
+std::string decode_jpeg(std::string_view bytes, cv::Mat& rgb) {
+    JpegDecoder decoder;
+    decoder.info.err = jpeg_std_error(&decoder.errors);
+    decoder.errors.error_exit = jpeg_fail;
+    decoder.errors.emit_message = jpeg_message;
+    if (!jpeg_start(decoder, bytes)) return fmt::format("broken JPEG: {}", decoder.message);
+    const jpeg_decompress_struct& info = decoder.info;
+    const int width = static_cast<int>(info.output_width), height = static_cast<int>(info.output_height);
+    const bool cmyk = info.out_color_space == JCS_CMYK;
+    if (info.output_components != (cmyk ? 4 : 3))
+        return fmt::format("unsupported JPEG with {} components", info.output_components);
+    if (std::string large = too_large(info.output_width, info.output_height); !large.empty()) return large;
+    rgb.create(height, width, CV_8UC3);
+    cv::Mat decoded = cmyk ? cv::Mat(height, width, CV_8UC4) : rgb;
+    std::vector<unsigned char*> rows(static_cast<std::size_t>(height));
+    for (int y = 0; y < height; ++y) rows[static_cast<std::size_t>(y)] = decoded.ptr(y);
+    if (!jpeg_rows(decoder, rows.data())) return fmt::format("broken JPEG: {}", decoder.message);
+    if (cmyk)
+        for (int y = 0; y < height; ++y) cmyk_to_rgb(decoded.ptr(y), rgb.ptr(y), width);
     return {};
 }
 
-}  // namespace
+// ---- PNG
 
-cv::Mat decode_image_rgb(std::string_view bytes, const std::string& name) {
-    if (bytes.empty()) throw Error(fmt::format("cannot decode image '{}': the file is empty", name));
-    if (is_png(bytes)) {
-        std::string defect = png_defect(bytes);
-        if (!defect.empty()) throw Error(fmt::format("cannot decode image '{}': broken PNG: {}", name, defect));
+struct PngDecoder {
+    std::string_view bytes;
+    std::size_t at = 0;
+    std::jmp_buf jump;
+    char message[256] = "";
+    png_structp png = nullptr;
+    png_infop info = nullptr;
+    ~PngDecoder() {
+        if (png) png_destroy_read_struct(&png, &info, nullptr);
     }
+};
+
+[[noreturn]] void png_fail(png_structp png, png_const_charp message) {
+    auto* decoder = static_cast<PngDecoder*>(png_get_error_ptr(png));
+    std::snprintf(decoder->message, sizeof decoder->message, "%s", message);
+    std::longjmp(decoder->jump, 1);
+}
+
+// libpng names the chunk a warning is about ("iCCP: known incorrect sRGB
+// profile"). Warnings about ancillary chunks (lower-case first letter:
+// colour profiles, gamma, text, time) concern metadata lt does not use;
+// those about the image data ("IDAT: Too much image data") fail the file.
+// A CRC error fails it in any chunk (png_set_crc_action below).
+void png_warn(png_structp png, png_const_charp message) {
+    const bool ancillary = std::strlen(message) > 5 && message[4] == ':' &&
+                           std::islower(static_cast<unsigned char>(message[0]));
+    if (!ancillary) png_fail(png, message);
+}
+
+void png_read_bytes(png_structp png, png_bytep out, png_size_t length) {
+    auto* decoder = static_cast<PngDecoder*>(png_get_io_ptr(png));
+    if (decoder->bytes.size() - decoder->at < length) png_error(png, "the file ends early (truncated?)");
+    std::memcpy(out, decoder->bytes.data() + decoder->at, length);
+    decoder->at += length;
+}
+
+// The transformations OpenCV's PNG decoder asks for with IMREAD_COLOR (but
+// RGB order): 8 bits from 16 by dropping the low byte, grey and palette to
+// RGB, alpha and transparency dropped.
+bool png_start(PngDecoder& decoder) {
+    if (setjmp(decoder.jump)) return false;
+    decoder.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &decoder, png_fail, png_warn);
+    if (!decoder.png) {
+        std::snprintf(decoder.message, sizeof decoder.message, "cannot start libpng");
+        return false;
+    }
+    png_structp png = decoder.png;
+    decoder.info = png_create_info_struct(png);
+    if (!decoder.info) png_error(png, "out of memory");
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    png_set_read_fn(png, &decoder, png_read_bytes);
+    png_read_info(png, decoder.info);
+    const int depth = png_get_bit_depth(png, decoder.info), colour = png_get_color_type(png, decoder.info);
+    if (depth == 16) png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if ((colour & PNG_COLOR_MASK_COLOR) == 0) {
+        if (depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+        png_set_gray_to_rgb(png);
+    }
+    png_set_interlace_handling(png);
+    png_read_update_info(png, decoder.info);
+    return true;
+}
+
+bool png_rows(PngDecoder& decoder, unsigned char** rows) {
+    if (setjmp(decoder.jump)) return false;
+    png_read_image(decoder.png, rows);
+    // Reads on to IEND, checking the CRC of every chunk after the image data.
+    png_read_end(decoder.png, nullptr);
+    return true;
+}
+
+std::string decode_png(std::string_view bytes, cv::Mat& rgb) {
+    PngDecoder decoder;
+    decoder.bytes = bytes;
+    if (!png_start(decoder)) return fmt::format("broken PNG: {}", decoder.message);
+    const png_uint_32 width = png_get_image_width(decoder.png, decoder.info);
+    const png_uint_32 height = png_get_image_height(decoder.png, decoder.info);
+    if (png_get_channels(decoder.png, decoder.info) != 3 || png_get_bit_depth(decoder.png, decoder.info) != 8)
+        return "unsupported PNG layout";
+    if (std::string large = too_large(width, height); !large.empty()) return large;
+    rgb.create(static_cast<int>(height), static_cast<int>(width), CV_8UC3);
+    std::vector<unsigned char*> rows(height);
+    for (png_uint_32 y = 0; y < height; ++y) rows[y] = rgb.ptr(static_cast<int>(y));
+    if (!png_rows(decoder, rows.data())) return fmt::format("broken PNG: {}", decoder.message);
+    return {};
+}
+
+// ---- everything else
+
+std::string decode_with_opencv(std::string_view bytes, cv::Mat& rgb) {
     // imdecode wants a Mat header; it does not modify the bytes.
     cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
     cv::Mat bgr;
@@ -148,24 +242,55 @@ cv::Mat decode_image_rgb(std::string_view bytes, const std::string& name) {
     } catch (const cv::Exception&) {
         bgr.release();
     }
-    if (bgr.empty() || bgr.type() != CV_8UC3)
-        throw Error(fmt::format("cannot decode image '{}': not a readable image file", name));
-    cv::Mat rgb;
+    if (bgr.empty() || bgr.type() != CV_8UC3) return "not a readable image file";
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    return {};
+}
+
+// Why bytes are not a usable image, or "" (and the image in rgb).
+std::string decode_rgb(std::string_view bytes, cv::Mat& rgb) {
+    if (bytes.empty()) return "the file is empty";
+    if (bytes.size() > std::size_t{1} << 31) return "the file is larger than 2 GiB";
+    if (is_jpeg(bytes)) return decode_jpeg(bytes, rgb);
+    if (is_png(bytes)) return decode_png(bytes, rgb);
+    return decode_with_opencv(bytes, rgb);
+}
+
+// Why a file cannot be read, or "" (and its bytes).
+std::string read_bytes(const std::string& path, std::string& bytes) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return std::strerror(errno);
+    file.seekg(0, std::ios::end);
+    std::streamoff size = file.tellg();
+    file.seekg(0, std::ios::beg);
+    if (size < 0 || !file) return "not a regular file";
+    bytes.resize(static_cast<std::size_t>(size));
+    if (!file.read(bytes.data(), size)) return "read failed";
+    return {};
+}
+
+}  // namespace
+
+cv::Mat decode_image_rgb(std::string_view bytes, const std::string& name) {
+    cv::Mat rgb;
+    const std::string problem = decode_rgb(bytes, rgb);
+    if (!problem.empty()) throw Error(fmt::format("cannot decode image '{}': {}", name, problem));
     return rgb;
 }
 
 cv::Mat read_image_rgb(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) throw Error(fmt::format("cannot read image '{}': {}", path, std::strerror(errno)));
     std::string bytes;
-    file.seekg(0, std::ios::end);
-    std::streamoff size = file.tellg();
-    file.seekg(0, std::ios::beg);
-    if (size < 0 || !file) throw Error(fmt::format("cannot read image '{}': not a regular file", path));
-    bytes.resize(static_cast<std::size_t>(size));
-    if (!file.read(bytes.data(), size)) throw Error(fmt::format("cannot read image '{}': read failed", path));
+    const std::string problem = read_bytes(path, bytes);
+    if (!problem.empty()) throw Error(fmt::format("cannot read image '{}': {}", path, problem));
     return decode_image_rgb(bytes, path);
+}
+
+std::string try_read_image_rgb(const std::string& path, cv::Mat& rgb) {
+    std::string bytes;
+    std::string problem = read_bytes(path, bytes);
+    if (!problem.empty()) return "cannot read: " + problem;
+    problem = decode_rgb(bytes, rgb);
+    return problem.empty() ? problem : "cannot decode: " + problem;
 }
 
 std::vector<std::int64_t> ImageDataset::labels() const {
@@ -185,15 +310,17 @@ cv::Mat ImageDataset::load(std::size_t index) const {
     try {
         return read_image_rgb(image_path(index));
     } catch (const Error& error) {
-        throw Error(fmt::format("{} ({} line {})", error.what(), list_name, entries[index].line), error.hint());
+        throw Error(fmt::format("{} ({} line {})", error.what(), list_name, entries[index].line),
+                    error.hint().empty() ? "lt-data check LIST --root DIR lists every bad image of a list"
+                                         : error.hint());
     }
 }
 
-ImageDataset open_image_dataset(const std::string& list_path, const std::string& root) {
+ImageDataset open_image_dataset(const std::string& list_path, const std::string& root, Labels labels) {
     ImageDataset dataset;
     dataset.root = root;
     dataset.list_name = list_path == "-" ? "standard input" : list_path;
-    dataset.entries = read_list(list_path);
+    dataset.entries = read_list(list_path, labels);
     return dataset;
 }
 

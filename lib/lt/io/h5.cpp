@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -194,18 +195,31 @@ bool Group::has_dataset(const std::string& name) const {
     return has(name) && object_type(id(), name) == H5O_TYPE_DATASET;
 }
 
-std::vector<std::string> Group::children() const {
+namespace {
+
+// The names of `count` links or attributes, read by index in name order:
+// name_of(index, buffer, size) returns the name's length (HDF5's *_by_idx).
+template <class NameOf>
+std::vector<std::string> names_by_index(hsize_t count, NameOf name_of) {
     std::vector<std::string> names;
-    H5G_info_t info;
-    if (H5Gget_info(id(), &info) < 0) return names;
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-        ssize_t length = H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    for (hsize_t i = 0; i < count; ++i) {
+        ssize_t length = name_of(i, nullptr, 0);
         if (length < 0) continue;
         std::string name(static_cast<std::size_t>(length), '\0');
-        H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+        name_of(i, name.data(), name.size() + 1);
         names.push_back(name);
     }
     return names;
+}
+
+}  // namespace
+
+std::vector<std::string> Group::children() const {
+    H5G_info_t info;
+    if (H5Gget_info(id(), &info) < 0) return {};
+    return names_by_index(info.nlinks, [this](hsize_t i, char* name, std::size_t size) {
+        return H5Lget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size, H5P_DEFAULT);
+    });
 }
 
 Group Group::group(const std::string& name) const {
@@ -324,8 +338,23 @@ std::vector<std::int64_t> Group::read_ints(const std::string& name, Shape* shape
     require_numeric(dataset.get(), where(name));
     Shape shape = dataset_shape(dataset.get(), where(name));
     std::vector<std::int64_t> values(static_cast<std::size_t>(element_count(shape)));
-    if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+    Handle type(H5Dget_type(dataset.get()));
+    if (H5Tget_class(type.get()) == H5T_FLOAT) {
+        // HDF5 would truncate 8.999999 to 8: float ids and labels must hold whole numbers.
+        std::vector<double> exact(values.size());
+        if (!exact.empty() && H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, exact.data()) < 0)
+            fail("cannot read " + where(name) + " (corrupt or truncated file?)");
+        for (std::size_t i = 0; i < exact.size(); ++i) {
+            if (!(std::nearbyint(exact[i]) == exact[i] && std::fabs(exact[i]) < 9.007199254740992e15))
+                fail(fmt::format("{} holds {} at element {}, which is not a whole number (it is a float dataset of "
+                                 "ids, labels or counts)",
+                                 where(name), exact[i], i));
+            values[i] = static_cast<std::int64_t>(exact[i]);
+        }
+    } else if (!values.empty() &&
+               H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
         fail("cannot read " + where(name) + " as integers (corrupt file, or values out of range?)");
+    }
     if (shape_out) *shape_out = shape;
     return values;
 }
@@ -465,9 +494,62 @@ void Group::append_strings(const std::string& name, const std::vector<std::strin
     append(dataset.get(), type.get(), pointers.data(), static_cast<std::int64_t>(data.size()), where(name));
 }
 
+Group::Layout Group::layout(const std::string& name) const {
+    Handle dataset = open_dataset(*this, name);
+    Layout layout;
+    Handle type(H5Dget_type(dataset.get()));
+    const std::size_t bytes = H5Tget_size(type.get());
+    switch (H5Tget_class(type.get())) {
+        case H5T_FLOAT: layout.type = fmt::format("float{}", 8 * bytes); break;
+        case H5T_INTEGER:
+            layout.type = fmt::format("{}int{}", H5Tget_sign(type.get()) == H5T_SGN_NONE ? "u" : "", 8 * bytes);
+            break;
+        case H5T_STRING: layout.type = H5Tis_variable_str(type.get()) > 0 ? "string" : fmt::format("string[{}]", bytes); break;
+        default: layout.type = "other"; break;
+    }
+    Handle properties(H5Dget_create_plist(dataset.get()));
+    if (H5Pget_layout(properties.get()) == H5D_CHUNKED) {
+        const int rank = H5Pget_chunk(properties.get(), 0, nullptr);
+        std::vector<hsize_t> chunks(static_cast<std::size_t>(std::max(rank, 0)));
+        if (rank > 0 && H5Pget_chunk(properties.get(), rank, chunks.data()) == rank)
+            layout.chunks.assign(chunks.begin(), chunks.end());
+    }
+    const int filters = H5Pget_nfilters(properties.get());
+    for (int i = 0; i < filters; ++i) {
+        unsigned flags = 0, config = 0;
+        std::size_t values = 0;
+        char filter_name[64] = "";
+        if (H5Pget_filter2(properties.get(), static_cast<unsigned>(i), &flags, &values, nullptr, sizeof filter_name,
+                           filter_name, &config) >= 0)
+            layout.filters.emplace_back(filter_name);
+    }
+    return layout;
+}
+
 // ---------------------------------------------------------------- attributes
 
 bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
+
+std::vector<std::string> Group::attribute_names() const {
+    H5O_info_t info;
+    if (H5Oget_info(id(), &info) < 0) return {};
+    return names_by_index(info.num_attrs, [this](hsize_t i, char* name, std::size_t size) {
+        return H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size, H5P_DEFAULT);
+    });
+}
+
+Group::AttrKind Group::attr_kind(const std::string& name) const {
+    Handle attribute(H5Aopen(id(), name.c_str(), H5P_DEFAULT));
+    if (!attribute.valid()) return AttrKind::other;
+    Handle type(H5Aget_type(attribute.get()));
+    if (attribute_element_count(attribute.get()) != 1) return AttrKind::other;
+    switch (H5Tget_class(type.get())) {
+        case H5T_STRING: return AttrKind::string;
+        case H5T_INTEGER: return AttrKind::integer;
+        case H5T_FLOAT: return AttrKind::floating;
+        default: return AttrKind::other;
+    }
+}
 
 namespace {
 Handle open_attribute(const Group& group, const std::string& name) {

@@ -83,7 +83,20 @@ public:
     void create_extendible_strings(const std::string& name, std::int64_t chunk);
     void append_strings(const std::string& name, const std::vector<std::string>& data);
 
+    // How a dataset is stored, for lt-info: "float32", "float64", "int64",
+    // "uint8", "string", ...; row chunks (empty when contiguous); filters
+    // ("deflate", "shuffle", ...).
+    struct Layout {
+        std::string type;
+        Shape chunks;
+        std::vector<std::string> filters;
+    };
+    Layout layout(const std::string& dataset) const;
+
     bool has_attr(const std::string& name) const;
+    std::vector<std::string> attribute_names() const;  // in name order
+    enum class AttrKind { string, integer, floating, other };
+    AttrKind attr_kind(const std::string& name) const;
     std::string attr_string(const std::string& name) const;  // fixed or vlen, scalar or [1]
     std::int64_t attr_int(const std::string& name) const;
     double attr_double(const std::string& name) const;

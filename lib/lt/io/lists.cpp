@@ -46,26 +46,33 @@ std::ifstream open_input(const std::string& path, const char* what) {
     return file;
 }
 
-// One non-blank line: "<path> <label>", the label being the last field.
-ListEntry parse_entry(std::string_view line, std::size_t number, const std::string& name) {
+// One entry line: "<path> <label>", the label being the last field, or a
+// path alone when labels are optional.
+ListEntry parse_entry(std::string_view line, std::size_t number, const std::string& name, Labels labels) {
     line = trim(line);
+    ListEntry entry;
+    entry.line = number;
     auto separator = line.find_last_of(kSpace);
-    if (separator == std::string_view::npos)
-        throw Error(fmt::format("{} line {}: expected '<path> <label>', found '{}'", name, number, line),
-                    "the label is the last field of the line");
+    if (separator == std::string_view::npos) {
+        if (labels == Labels::required)
+            throw Error(fmt::format("{} line {}: '{}' has no label", name, number, line),
+                        "each line here needs '<path> <label>'; a path alone (label unknown) is for lt-extract and "
+                        "lt-data check");
+        entry.path = std::string(line);
+        entry.label = kUnknownLabel;
+        return entry;
+    }
     std::string_view path = trim(line.substr(0, separator));
     std::string_view label_text = line.substr(separator + 1);
 
-    ListEntry entry;
     entry.path = std::string(path);
-    entry.line = number;
     const char* end = label_text.data() + label_text.size();
     auto [stop, status] = std::from_chars(label_text.data(), end, entry.label);
     if (status == std::errc::result_out_of_range)
         throw Error(fmt::format("{} line {}: label '{}' is out of range", name, number, label_text));
     if (status != std::errc() || stop != end)
         throw Error(fmt::format("{} line {}: label '{}' is not an integer", name, number, label_text),
-                    "each line is '<path> <integer label>'");
+                    "each line is '<path> <integer label>'; a path with spaces needs its label");
     if (entry.label < 0)
         throw Error(fmt::format("{} line {}: label {} is negative", name, number, entry.label));
     if (entry.label > kMaxLabel)
@@ -76,28 +83,34 @@ ListEntry parse_entry(std::string_view line, std::size_t number, const std::stri
 
 }  // namespace
 
-std::vector<ListEntry> parse_list(std::istream& input, const std::string& name) {
+std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, Labels labels) {
     std::vector<ListEntry> entries;
     std::size_t number = 0;
     for (const std::string& line : read_lines(input)) {
         ++number;
-        if (trim(line).empty()) continue;
-        entries.push_back(parse_entry(line, number, name));
+        const std::string_view content = trim(line);
+        if (content.empty() || content.front() == '#') continue;  // blank or comment
+        entries.push_back(parse_entry(content, number, name, labels));
     }
     if (input.bad()) throw Error(fmt::format("cannot read list '{}'", name));
     if (entries.empty()) throw Error(fmt::format("list '{}' has no entries", name));
     return entries;
 }
 
-std::vector<ListEntry> read_list(const std::string& path) {
-    if (path == "-") return parse_list(std::cin, "standard input");
+std::vector<ListEntry> read_list(const std::string& path, Labels labels) {
+    if (path == "-") return parse_list(std::cin, "standard input", labels);
     std::ifstream file = open_input(path, "list");
-    return parse_list(file, path);
+    return parse_list(file, path, labels);
 }
 
 std::string format_list(const std::vector<ListEntry>& entries) {
     std::string text;
-    for (const ListEntry& entry : entries) fmt::format_to(std::back_inserter(text), "{} {}\n", entry.path, entry.label);
+    for (const ListEntry& entry : entries) {
+        if (entry.label == kUnknownLabel)
+            fmt::format_to(std::back_inserter(text), "{}\n", entry.path);
+        else
+            fmt::format_to(std::back_inserter(text), "{} {}\n", entry.path, entry.label);
+    }
     return text;
 }
 
@@ -133,6 +146,7 @@ void write_classes(const std::string& path, const std::vector<std::string>& name
 std::vector<std::int64_t> class_counts(const std::vector<ListEntry>& entries) {
     std::vector<std::int64_t> counts;
     for (const ListEntry& entry : entries) {
+        if (entry.label < 0) continue;
         auto label = static_cast<std::size_t>(entry.label);
         if (label >= counts.size()) counts.resize(label + 1, 0);
         ++counts[label];
@@ -143,6 +157,7 @@ std::vector<std::int64_t> class_counts(const std::vector<ListEntry>& entries) {
 std::vector<std::vector<std::size_t>> indices_by_class(const std::vector<ListEntry>& entries) {
     std::vector<std::vector<std::size_t>> indices;
     for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].label < 0) continue;
         auto label = static_cast<std::size_t>(entries[i].label);
         if (label >= indices.size()) indices.resize(label + 1);
         indices[label].push_back(i);

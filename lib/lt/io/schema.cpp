@@ -35,12 +35,18 @@ Matrix read_matrix(const h5::Group& group, const std::string& name) {
     return matrix;
 }
 
+// A column of `rows` values: [rows], or [rows, 1] as h5py writes an (N, 1)
+// array (labels.reshape(-1, 1), a column sliced from a table).
+bool is_column(const h5::Shape& shape, std::int64_t rows) {
+    return (shape.size() == 1 && shape[0] == rows) || (shape.size() == 2 && shape[0] == rows && shape[1] == 1);
+}
+
 // Reads a 1-D integer dataset that must have `rows` entries.
 std::vector<std::int64_t> read_aligned_ints(const h5::Group& group, const std::string& name, std::int64_t rows,
                                             const std::string& aligned_with) {
     h5::Shape shape;
     auto values = group.read_ints(name, &shape);
-    if (shape.size() != 1 || shape[0] != rows)
+    if (!is_column(shape, rows))
         fail(fmt::format("{} has shape {}, expected [{}] to match {}", group.where(name), shape_text(shape), rows,
                          aligned_with));
     return values;
@@ -103,19 +109,36 @@ void check_finite(const float* values, std::size_t count, const std::string& whe
 
 // ---------------------------------------------------------------- features
 
-FeaturesReader::FeaturesReader(const std::string& path) : file_(path) {
-    file_.check_type("features");
-    h5::Shape shape = file_.shape("features");
+FeaturesHeader read_features_header(const h5::InputFile& in) {
+    in.check_type("features");
+    FeaturesHeader header;
+    h5::Shape shape = in.shape("features");
     if (shape.size() != 2)
-        fail(fmt::format("{} has shape {}, expected [N, D]", file_.where("features"), shape_text(shape)));
-    rows_ = shape[0];
-    dim_ = shape[1];
-    if (rows_ == 0) fail(file_.file_name() + " holds no features (N = 0)");
-    if (dim_ == 0) fail(file_.where("features") + " has dimension 0");
-    labels_ = read_aligned_ints(file_, "labels", rows_, "/features");
-    for (auto label : labels_)
+        fail(fmt::format("{} has shape {}, expected [N, D]", in.where("features"), shape_text(shape)));
+    header.rows = shape[0];
+    header.dim = shape[1];
+    if (header.rows == 0) fail(in.file_name() + " holds no features (N = 0)");
+    if (header.dim == 0) fail(in.where("features") + " has dimension 0");
+    header.labels = read_aligned_ints(in, "labels", header.rows, "/features");
+    for (auto label : header.labels)
         if (label < -1) fail(fmt::format("{} holds an invalid label {} (labels are class ids, or -1 for unknown)",
-                                         file_.where("labels"), label));
+                                         in.where("labels"), label));
+    // /ids is optional, but when present it names every row: a list of another
+    // length would pair predictions with the wrong images.
+    if (in.has("ids")) {
+        const h5::Shape ids = in.shape("ids");
+        if (!is_column(ids, header.rows))
+            fail(fmt::format("{} has shape {}, expected [{}] to match /features", in.where("ids"), shape_text(ids),
+                             header.rows));
+    }
+    return header;
+}
+
+FeaturesReader::FeaturesReader(const std::string& path) : file_(path) {
+    FeaturesHeader header = read_features_header(file_);
+    rows_ = header.rows;
+    dim_ = header.dim;
+    labels_ = std::move(header.labels);
 }
 
 std::int64_t FeaturesReader::chunk_rows() const {

@@ -54,6 +54,16 @@ struct ClassifierSet {
 };
 
 // ---- features: streamed by rows, labels read at open
+
+// What FeaturesReader checks when it opens a file: /features is [N, D] with
+// N, D > 0, /labels has N class ids or -1 ([N] or [N, 1]), /ids (optional)
+// names N rows.
+struct FeaturesHeader {
+    std::int64_t rows = 0, dim = 0;
+    std::vector<std::int64_t> labels;
+};
+FeaturesHeader read_features_header(const h5::InputFile& in);
+
 class FeaturesReader {
 public:
     explicit FeaturesReader(const std::string& path);  // "-" = stdin

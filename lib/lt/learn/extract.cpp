@@ -173,7 +173,7 @@ void extract(const Options& options, const Compute& compute) {
     const at::Device device = resolve_device(compute.device);
     use_threads(compute.threads);
 
-    const ImageDataset dataset = open_image_dataset(options.list, options.root);
+    const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
     Extractor extractor = load_extractor(options);
     const ImageTransform transform = image_transform(extractor.preset, false, extractor.image_size);
     models::Backbone& backbone = *extractor.backbone;

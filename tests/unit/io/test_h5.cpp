@@ -179,3 +179,33 @@ TEST_CASE("a dataset whose header claims more data than the file holds is refuse
     CHECK(std::count(zeros.begin(), zeros.end(), 0) == 1000);
     CHECK(in.read_floats("compact") == std::vector<float>{1.5f, -2.0f, 4.0f});
 }
+
+TEST_CASE("labels: whole floats and [N, 1] columns are read, fractions and /ids of another length refused") {
+    lt::test::TempFolder dir;
+    auto write = [&](const std::string& name, const std::vector<float>& labels, const lt::h5::Shape& shape,
+                     std::size_t ids) {
+        lt::h5::OutputFile out(dir.file(name), "features");
+        out.write_floats("features", std::vector<float>(6, 1.0f), {3, 2});
+        out.write_floats("labels", labels, shape);
+        if (ids) out.write_strings("ids", std::vector<std::string>(ids, "a.png"));
+        out.commit();
+    };
+    write("column.h5", {4, 0, -1}, {3, 1}, 3);  // h5py: labels.reshape(-1, 1), float
+    lt::FeaturesReader column(dir.file("column.h5"));
+    CHECK(column.labels() == std::vector<std::int64_t>{4, 0, -1});
+
+    write("fraction.h5", {4, 8.999999f, 1}, {3}, 0);
+    CHECK_THROWS_WITH_AS(lt::FeaturesReader(dir.file("fraction.h5")),
+                         doctest::Contains("fraction.h5:/labels holds 8.999999046325684 at element 1, which is not a "
+                                           "whole number"),
+                         lt::SchemaError);
+    write("nan.h5", {4, NAN, 1}, {3}, 0);
+    CHECK_THROWS_WITH_AS(lt::FeaturesReader(dir.file("nan.h5")), doctest::Contains("holds nan at element 1"),
+                         lt::SchemaError);
+    write("wide.h5", {1, 2, 3, 4, 5, 6}, {3, 2}, 0);
+    CHECK_THROWS_WITH_AS(lt::FeaturesReader(dir.file("wide.h5")), doctest::Contains("has shape [3, 2], expected [3]"),
+                         lt::SchemaError);
+    write("ids.h5", {1, 2, 3}, {3}, 2);
+    CHECK_THROWS_WITH_AS(lt::FeaturesReader(dir.file("ids.h5")),
+                         doctest::Contains("ids.h5:/ids has shape [2], expected [3] to match /features"), lt::SchemaError);
+}

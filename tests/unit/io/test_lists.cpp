@@ -51,11 +51,41 @@ TEST_CASE("list errors name the file and the line") {
     CHECK(error_of("a.png 1\n\nb.png 1.5\n") == "train.txt line 3: label '1.5' is not an integer");
     CHECK(error_of("a.png 1\nb.png 3a\n") == "train.txt line 2: label '3a' is not an integer");
     CHECK(error_of("a.png -2\n") == "train.txt line 1: label -2 is negative");
-    CHECK(error_of("ok.png 0\nlonely.png\n") == "train.txt line 2: expected '<path> <label>', found 'lonely.png'");
+    CHECK(error_of("ok.png 0\nlonely.png\n") == "train.txt line 2: 'lonely.png' has no label");
     CHECK(error_of("a.png 99999999999999999999\n") == "train.txt line 1: label '99999999999999999999' is out of range");
     CHECK(error_of("a.png 100000000\n").find("too large") != std::string::npos);
     CHECK(error_of("") == "list 'train.txt' has no entries");
     CHECK(error_of("\r\n  \n\n") == "list 'train.txt' has no entries");
+}
+
+TEST_CASE("comment lines are skipped; path-only lines have label -1 where labels are optional") {
+    auto entries = parse("# ImageNet-LT, a few lines\n"
+                         "a.png 0\n"
+                         "   # indented comment 5\n"
+                         "#b.png 1\n"
+                         "c#d.png 2\n");
+    REQUIRE(entries.size() == 2);
+    CHECK(entries[0].line == 2);
+    CHECK(entries[1].path == "c#d.png");
+    CHECK(entries[1].line == 5);
+
+    std::istringstream input("x.png 3\nunlabelled/frame_7.png\n\nonly.png\n");
+    auto mixed = lt::parse_list(input, "infer.txt", lt::Labels::optional);
+    REQUIRE(mixed.size() == 3);
+    CHECK(mixed[0].label == 3);
+    CHECK(mixed[1].path == "unlabelled/frame_7.png");
+    CHECK(mixed[1].label == -1);
+    CHECK(mixed[2].path == "only.png");
+    CHECK(mixed[2].label == lt::kUnknownLabel);
+    CHECK(mixed[2].line == 4);
+    // Written back, the path-only lines stay path-only; counts skip them.
+    CHECK(lt::format_list(mixed) == "x.png 3\nunlabelled/frame_7.png\nonly.png\n");
+    CHECK(lt::class_counts(mixed) == std::vector<std::int64_t>{0, 0, 0, 1});
+    CHECK(lt::indices_by_class(mixed).size() == 4);
+    // A path with spaces needs its label: its last word would be read as one.
+    std::istringstream spaced("frame 7.png\n");
+    CHECK_THROWS_WITH_AS(lt::parse_list(spaced, "infer.txt", lt::Labels::optional),
+                         "infer.txt line 1: label '7.png' is not an integer", lt::Error);
 }
 
 TEST_CASE("a UTF-8 byte order mark is not part of the first path") {
