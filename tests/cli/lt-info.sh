@@ -4,7 +4,7 @@
 # groups, shapes), JSON and text, stdin, --class-counts; and broken or
 # foreign files: exit 1 with one error line per bad file naming it, the good
 # files still described.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 PY=/usr/bin/python3
 G=$WORK/gen B=$WORK/bad
 "$PY" "$LT_SRC/tests/ref/gen.py" data "$G" >/dev/null || fail "gen.py data"

@@ -2,7 +2,7 @@
 # lt-protos over several features files and --merge of prototypes files,
 # against numpy prototypes computed from all the features at once (to 1e-6);
 # bad combinations: exit 1 (2 for usage), one error line, no output.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 PY=/usr/bin/python3
 G=$WORK/gen
 "$PY" "$LT_SRC/tests/ref/gen.py" data "$G" >/dev/null || fail "gen.py data"
