@@ -140,6 +140,33 @@ std::string option_value(const CLI::App& app, const std::string& name) {
     return option->count() ? option->as<std::string>() : option->get_default_str();
 }
 
+namespace {
+
+std::vector<std::pair<std::string, std::string>> deprecated_spellings;
+
+// The arguments for CLI11 (reversed, without the program name), with every
+// deprecated spelling replaced by the current one and a warning for each.
+std::vector<std::string> new_spellings(int argc, char** argv) {
+    std::vector<std::string> args;
+    for (int i = argc - 1; i > 0; --i) {
+        std::string arg = argv[i];
+        for (const auto& [old_name, new_name] : deprecated_spellings) {
+            if (arg == old_name || arg.rfind(old_name + "=", 0) == 0) {
+                log::warn("{} is deprecated; use {}", old_name, new_name);
+                arg = new_name + arg.substr(old_name.size());
+            }
+        }
+        args.push_back(arg);
+    }
+    return args;
+}
+
+}  // namespace
+
+void register_deprecated_spelling(const std::string& old_name, const std::string& new_name) {
+    deprecated_spellings.emplace_back(old_name, new_name);
+}
+
 int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&)>& setup,
              const std::function<void(const Compute&)>& run) {
     log::set_tool(info.name);
@@ -163,7 +190,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         compute.add_to(app, info.compute);
         if (info.compute & kProgress) progress.add_to(app);
         common.add_to(app);
-        app.parse(argc, argv);
+        app.parse(new_spellings(argc, argv));
     } catch (const CLI::CallForHelp&) {
         std::cout << app.help();
         return 0;

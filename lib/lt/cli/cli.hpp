@@ -86,11 +86,15 @@ void add_group_thresholds(CLI::App& app, GroupThresholds& thresholds);
 extern const CLI::Validator NonNegative;
 extern const CLI::Validator Positive;
 
-// An old spelling of an option, kept working: it sets the same variable,
-// warns that it is deprecated, and is not shown in --help.
+// An old spelling of an option, kept working and not shown in --help. On the
+// command line the runner replaces it by the new spelling before parsing (so
+// the new option's checks apply) and warns once; in a config file (--config)
+// it sets the same variable and warns.
+void register_deprecated_spelling(const std::string& old_name, const std::string& new_name);
 template <class T>
 CLI::Option* add_deprecated_alias(CLI::App& app, const std::string& old_name, const std::string& new_name,
                                   T& variable) {
+    register_deprecated_spelling(old_name, new_name);
     return app.add_option(old_name, variable)
         ->group("")
         ->each([old_name, new_name](const std::string&) { log::warn("{} is deprecated; use {}", old_name, new_name); });
