@@ -26,7 +26,7 @@ namespace {
 
 // Paths of temporary outputs not yet committed, for the signal handler. Fixed
 // storage because a handler may only call async-signal-safe functions.
-constexpr int kMaxTemporaries = 16;
+constexpr int kMaxTemporaries = 256;  // lt-attend writes one output per value of a sweep
 std::array<char[4096], kMaxTemporaries> temporaries{};
 
 void register_temporary(const std::string& path) {
@@ -679,20 +679,12 @@ OutputFile::~OutputFile() {
     }
 }
 
-void OutputFile::commit() {
-    if (committed_) return;
+void OutputFile::finish() {
+    if (committed_ || finished_) return;
     write_provenance(*this, target_);
     checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
     if (to_stdout_) {
-        ssize_t size = H5Fget_file_image(file_->get(), nullptr, 0);
-        if (size < 0) throw Error("cannot build the output file image");
-        std::vector<char> image(static_cast<std::size_t>(size));
-        H5Fget_file_image(file_->get(), image.data(), image.size());
-        handle_.reset();
-        file_.reset();
-        if (std::fwrite(image.data(), 1, image.size(), stdout) != image.size() || std::fflush(stdout) != 0)
-            throw Error("cannot write to standard output");
-        committed_ = true;
+        finished_ = true;  // written out by commit()
         return;
     }
     handle_.reset();
@@ -705,10 +697,33 @@ void OutputFile::commit() {
         fsync(descriptor);
         close(descriptor);
     }
+    finished_ = true;
+}
+
+void OutputFile::commit() {
+    if (committed_) return;
+    finish();
+    if (to_stdout_) {
+        ssize_t size = H5Fget_file_image(file_->get(), nullptr, 0);
+        if (size < 0) throw Error("cannot build the output file image");
+        std::vector<char> image(static_cast<std::size_t>(size));
+        H5Fget_file_image(file_->get(), image.data(), image.size());
+        handle_.reset();
+        file_.reset();
+        if (std::fwrite(image.data(), 1, image.size(), stdout) != image.size() || std::fflush(stdout) != 0)
+            throw Error("cannot write to standard output");
+        committed_ = true;
+        return;
+    }
     if (std::rename(temporary_.c_str(), target_.c_str()) != 0)
         throw Error(fmt::format("cannot write {}: {}", target_, std::strerror(errno)));
     unregister_temporary(temporary_);
     committed_ = true;
+}
+
+void commit_together(const std::vector<OutputFile*>& outputs) {
+    for (OutputFile* output : outputs) output->finish();
+    for (OutputFile* output : outputs) output->commit();
 }
 
 void install_cleanup_on_signals() {
