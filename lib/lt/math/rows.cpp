@@ -1,0 +1,173 @@
+#include "lt/math/rows.hpp"
+
+#include "lt/math/blas.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+
+// Hot loops get AVX-512 and AVX2 clones, chosen at load time.
+#define LT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+namespace lt::math {
+
+void parallel_for(std::int64_t count, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& body) {
+    if (count <= 0) return;
+    const std::int64_t chunks = std::min<std::int64_t>(threads(), std::max<std::int64_t>(1, count / std::max<std::int64_t>(1, grain)));
+    if (chunks <= 1 || omp_in_parallel()) {
+        body(0, count);
+        return;
+    }
+    // An exception must not leave an OpenMP region: the first one is
+    // rethrown after it.
+    std::exception_ptr failure;
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+        const std::int64_t begin = count * chunk / chunks, end = count * (chunk + 1) / chunks;
+        try {
+            body(begin, end);
+        } catch (...) {
+#pragma omp critical(lt_parallel_for_failure)
+            if (!failure) failure = std::current_exception();
+        }
+    }
+    if (failure) std::rethrow_exception(failure);
+}
+
+namespace {
+
+LT_CLONES double squared_norm(const float* row, std::int64_t dim) {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t d = 0; d < dim; ++d) sum += double(row[d]) * double(row[d]);
+    return sum;
+}
+
+LT_CLONES double squared_norm(const double* row, std::int64_t dim) {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t d = 0; d < dim; ++d) sum += row[d] * row[d];
+    return sum;
+}
+
+double inverse(double squared) { return 1.0 / std::max(std::sqrt(squared), 1e-12); }
+
+LT_CLONES void scale(const float* row, double by, std::int64_t dim, float* out) {
+    const float factor = static_cast<float>(by);
+#pragma omp simd
+    for (std::int64_t d = 0; d < dim; ++d) out[d] = row[d] * factor;
+}
+
+template <class T>
+void normalize(T* rows, std::int64_t count, std::int64_t dim) {
+    parallel_for(count, 256, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+            T* row = rows + r * dim;
+            const double by = inverse(squared_norm(row, dim));
+            if constexpr (std::is_same_v<T, float>) {
+                scale(row, by, dim, row);
+            } else {
+                for (std::int64_t d = 0; d < dim; ++d) row[d] *= by;
+            }
+        }
+    });
+}
+
+}  // namespace
+
+void inverse_norms(const float* rows, std::int64_t count, std::int64_t dim, double* out) {
+    parallel_for(count, 256, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) out[r] = inverse(squared_norm(rows + r * dim, dim));
+    });
+}
+
+void normalize_rows(float* rows, std::int64_t count, std::int64_t dim) { normalize(rows, count, dim); }
+void normalize_rows(double* rows, std::int64_t count, std::int64_t dim) { normalize(rows, count, dim); }
+
+void scale_rows(const float* rows, const double* scales, std::int64_t count, std::int64_t dim, float* out) {
+    parallel_for(count, 256, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) scale(rows + r * dim, scales[r], dim, out + r * dim);
+    });
+}
+
+LT_CLONES double dot(const float* a, const float* b, std::int64_t n) {
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < n; ++i) sum += double(a[i]) * double(b[i]);
+    return sum;
+}
+
+LT_CLONES void add(const float* x, std::int64_t n, float* y) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+LT_CLONES void add(const double* x, std::int64_t n, double* y) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+namespace {
+
+LT_CLONES float maximum_of(const float* s, std::int64_t n) {
+    float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+    for (std::int64_t j = 0; j < n; ++j) m = std::max(m, s[j]);
+    return m;
+}
+
+// out[j] = e^(tau (s[j] - m)); returns their sum in double.
+LT_CLONES double exponentials(const float* s, std::int64_t n, float tau, float m, float* out) {
+    double z = 0;
+#pragma omp simd reduction(+ : z)
+    for (std::int64_t j = 0; j < n; ++j) {
+        out[j] = exp_nonpositive(tau * (s[j] - m));
+        z += out[j];
+    }
+    return z;
+}
+
+LT_CLONES double sum_of_exponentials(const float* s, std::int64_t n, float tau, float m) {
+    double z = 0;
+#pragma omp simd reduction(+ : z)
+    for (std::int64_t j = 0; j < n; ++j) z += exp_nonpositive(tau * (s[j] - m));
+    return z;
+}
+
+LT_CLONES void multiply(float* x, std::int64_t n, float by) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) x[j] *= by;
+}
+
+}  // namespace
+
+void softmax(const float* s, std::int64_t n, double tau, float* out) {
+    if (n == 0) return;
+    const float m = maximum_of(s, n);
+    const double z = exponentials(s, n, static_cast<float>(tau), m, out);
+    multiply(out, n, static_cast<float>(1.0 / z));
+}
+
+void softmax(const double* s, std::int64_t n, double tau, double* out) {
+    if (n == 0) return;
+    double m = -std::numeric_limits<double>::infinity();
+    for (std::int64_t j = 0; j < n; ++j) m = std::max(m, s[j]);
+    double z = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+        out[j] = std::exp(tau * (s[j] - m));  // <= 1: s[j] - m <= 0, and 0 for the maxima
+        z += out[j];
+    }
+    const double inverse_z = 1.0 / z;
+    for (std::int64_t j = 0; j < n; ++j) out[j] *= inverse_z;
+}
+
+double softmax_normaliser(const float* s, std::int64_t n, double tau, float* maximum) {
+    *maximum = n ? maximum_of(s, n) : 0.0f;
+    return n ? sum_of_exponentials(s, n, static_cast<float>(tau), *maximum) : 0.0;
+}
+
+}  // namespace lt::math

@@ -1,0 +1,117 @@
+// Top-k selection over one row of scores, streamed in column chunks: the k
+// best columns, best first, ties to the lower column (as an argmax takes the
+// first maximum).
+//
+// The scores may be approximations known to lie within +-error of exact
+// values (a bfloat16 product, lt/math/scorer.hpp): then every column whose
+// exact value could be among the best k stays a candidate, and finish()
+// settles the candidates with their exact values. With error 0 the scores
+// themselves decide.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace lt::math {
+
+struct Ranked {
+    std::int64_t column = 0;
+    double value = 0;
+};
+
+class TopSelector {
+public:
+    // k >= 1 best columns; error >= 0 bounds |score - exact| for every column.
+    void reset(int k, float error) {
+        k_ = k;
+        error_ = error;
+        candidates_.clear();
+        threshold_ = -std::numeric_limits<float>::infinity();
+        capacity_ = std::max(64, 16 * k);
+        exhaustive_ = false;
+    }
+
+    // Scores of columns [first, first + count); with groups, only the columns
+    // whose groups[column] equals `group` are candidates.
+    void scan(const float* scores, std::int64_t count, std::int64_t first, const std::int8_t* groups = nullptr,
+              std::int8_t group = 0) {
+        if (exhaustive_) return;
+        for (std::int64_t j = 0; j < count; ++j) {
+            if (!(scores[j] >= threshold_)) continue;
+            if (groups && groups[first + j] != group) continue;
+            if (error_ == 0 && static_cast<int>(candidates_.size()) >= k_ && scores[j] == threshold_)
+                continue;  // exact scores: a later column loses a tie
+            candidates_.push_back({first + j, scores[j]});
+            if (static_cast<int>(candidates_.size()) > capacity_) prune();
+            if (exhaustive_) return;
+        }
+    }
+
+    // Rows whose candidates would not fit (a feature of zeros scores every
+    // column alike, within the error) are settled over every column instead.
+    bool exhaustive() const { return exhaustive_; }
+
+    // The best min(k, allowed columns) columns by exact value; exact(column)
+    // gives the exact value of a candidate (unused when error is 0 and the
+    // row was not exhaustive). columns: all columns of the row, for
+    // exhaustive rows.
+    template <class Exact>
+    void finish(std::vector<Ranked>& out, Exact exact, std::int64_t columns, const std::int8_t* groups = nullptr,
+                std::int8_t group = 0) {
+        out.clear();
+        if (exhaustive_) {
+            for (std::int64_t j = 0; j < columns; ++j)
+                if (!groups || groups[j] == group) out.push_back({j, exact(j)});
+        } else {
+            for (const auto& c : candidates_) out.push_back({c.column, error_ == 0 ? double(c.score) : exact(c.column)});
+        }
+        const auto better = [](const Ranked& a, const Ranked& b) {
+            return a.value > b.value || (a.value == b.value && a.column < b.column);
+        };
+        const std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(k_), out.size());
+        std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
+        out.resize(keep);
+    }
+
+private:
+    struct Candidate {
+        std::int64_t column;
+        float score;
+    };
+
+    // Keeps what can still be among the best k: scores within 2 errors of the
+    // k-th best score (its exact value can be `error` lower, a candidate's
+    // `error` higher).
+    void prune() {
+        const auto by_score = [](const Candidate& a, const Candidate& b) {
+            return a.score > b.score || (a.score == b.score && a.column < b.column);
+        };
+        std::nth_element(candidates_.begin(), candidates_.begin() + (k_ - 1), candidates_.end(), by_score);
+        const float kth = candidates_[static_cast<std::size_t>(k_ - 1)].score;
+        if (error_ == 0) {
+            candidates_.resize(static_cast<std::size_t>(k_));
+            threshold_ = kth;
+            return;
+        }
+        threshold_ = kth - 2 * error_;
+        candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(),
+                                         [&](const Candidate& c) { return c.score < threshold_; }),
+                          candidates_.end());
+        if (static_cast<int>(candidates_.size()) * 2 > capacity_) {
+            capacity_ *= 2;
+            if (capacity_ > kMaxCandidates) exhaustive_ = true;
+        }
+    }
+
+    static constexpr int kMaxCandidates = 4096;
+    int k_ = 1;
+    float error_ = 0;
+    float threshold_ = 0;
+    int capacity_ = 64;
+    bool exhaustive_ = false;
+    std::vector<Candidate> candidates_;
+};
+
+}  // namespace lt::math
