@@ -3,6 +3,8 @@
 # --version names the commit; an unknown option is exit 2 with one error line;
 # the man page and --help list the same long options (they must not drift).
 set -u
+: "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${LT_BIN:=$LT_SRC/build/bin}"
 fail=0
 problem() { echo "FAIL: $*"; fail=1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -5,7 +5,7 @@
 # new file. lt-train --resume must then finish with the same model as an
 # uninterrupted run, and the next run must remove the killed runs' stale
 # temporaries. LT_KILL_SEED=N replays the delays of a failed run.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 source "$LT_SRC/tests/lib/tiny-images.sh"
 export LT_PROVENANCE=fixed  # complete outputs are byte-identical
 

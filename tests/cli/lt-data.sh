@@ -1,7 +1,7 @@
 # lt-data: data sets built from IDX files (a synthetic one, and Debian's
 # Fashion-MNIST when installed), subsampling, ImageFolder listing, image
 # checks, and bad input: exit 1 (2 for usage), one error line, no output left.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 
 # Sorted per-class counts of a list: "1280 691 ...".
 counts_of() { awk '{print $NF}' "$1" | sort -n | uniq -c | awk '{print $1}' | sort -rn | tr '\n' ' ' | sed 's/ $//'; }

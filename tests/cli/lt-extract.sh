@@ -1,7 +1,7 @@
 # lt-extract: features file layout, agreement with lt-train's validation,
 # --arch/--init, stdout, shards and their merge, and bad input: exit 1 (2 for
 # usage), one error line, no output left.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 source "$LT_SRC/tests/lib/tiny-images.sh"
 
 make_tiny_images "$WORK/fm" 40 4 5 23

@@ -1,7 +1,7 @@
 # lt-train: the model file's layout, training that learns, classes left out,
 # the other heads, losses and samplers, recipes, --init, kill-and-resume
 # equality, and bad input: exit 1 (2 for usage), one error line, no output.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 source "$LT_SRC/tests/lib/tiny-images.sh"
 
 make_tiny_images "$WORK/fm" 40 4 5 20

@@ -10,7 +10,7 @@
 #   float64 input                    the same results as float32 input of the
 #                                    same values; values beyond float32 range
 #                                    are refused (exit 1), not turned into Inf
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 . "$LT_SRC/tests/ref/env.sh" lt-protos lt-attend lt-eval lt-compat
 export LT_PROVENANCE=fixed
 

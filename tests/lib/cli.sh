@@ -1,7 +1,10 @@
 # Helpers for the CLI tests: each tests/cli/<tool>.sh is one ctest, run with
 # LT_BIN (the binaries), LT_SRC (the source tree) and PATH including LT_BIN.
+# Run directly (bash tests/cli/lt-eval.sh), they find the source tree from
+# their own path and the binaries in build/bin (or LT_BIN), and fail when
+# there are none: a test never passes without running its checks.
 #
-#   source "$LT_SRC/tests/lib/cli.sh"     # also: set -euo pipefail, $WORK
+#   source "$(dirname "$0")/../lib/cli.sh"   # also: set -euo pipefail, $WORK
 #
 #   $WORK                  a scratch folder, removed when the script exits
 #   section TITLE          prints "== TITLE" (where a failure happened)
@@ -27,6 +30,15 @@
 #   expect_grep PATTERN FILE             FILE has a line matching PATTERN (grep -E)
 
 set -euo pipefail
+
+: "${LT_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${LT_BUILD:=$LT_SRC/build}"
+: "${LT_BIN:=$LT_BUILD/bin}"
+export LT_SRC LT_BUILD LT_BIN PATH="$LT_BIN:$PATH"
+if ! compgen -G "$LT_BIN/lt-*" >/dev/null; then
+    echo "FAIL: no lt binaries in $LT_BIN (build first, or set LT_BIN)" >&2
+    exit 1
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/lt-cli-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

@@ -2,7 +2,9 @@
 # Sets LT_SRC, LT_BIN (and PATH), REF, PY (a python3 with numpy and h5py) and
 # WORK (a temporary folder removed on exit unless LT_KEEP=1).
 : "${LT_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-: "${LT_BIN:=$LT_SRC/build/bin}"
+: "${LT_BUILD:=$LT_SRC/build}"
+: "${LT_BIN:=$LT_BUILD/bin}"
+export LT_SRC LT_BUILD LT_BIN
 export PATH="$LT_BIN:$PATH"
 REF="$LT_SRC/tests/ref"
 
