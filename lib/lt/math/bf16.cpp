@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #include <immintrin.h>
@@ -13,28 +14,33 @@ namespace lt::math::bf16 {
 
 namespace {
 
-// Round to nearest even, as vcvtneps2bf16 does (inputs are finite).
-std::uint32_t to_bf16(float value) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &value, 4);
-    return (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+// Rounds n floats (times scale) to nearest-even bfloat16, as vcvtneps2bf16
+// does (inputs are finite); a loop that vectorises.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void round_to_bf16(const float* in, std::int64_t n,
+                                                                               float scale, std::uint16_t* out) {
+#pragma omp simd
+    for (std::int64_t d = 0; d < n; ++d) {
+        const float value = in[d] * scale;
+        std::uint32_t bits;
+        std::memcpy(&bits, &value, 4);
+        out[d] = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+    }
 }
 
-std::uint32_t pair_of(const float* row, std::int64_t d, std::int64_t dim, float scale) {
-    const std::uint32_t low = to_bf16(row[d] * scale);
-    const std::uint32_t high = d + 1 < dim ? to_bf16(row[d + 1] * scale) : 0u;
-    return low | (high << 16);
-}
-
+// Each row rounded to bfloat16 in place of a row of pairs (two consecutive
+// bfloat16 values in one little-endian word: element 2k low, 2k + 1 high),
+// then the words interleaved `width` rows at a time.
 void pack(const float* rows, const double* scales, std::int64_t count, std::int64_t dim, int width,
           std::uint32_t* out) {
     const std::int64_t p = pairs(dim), blocks = (count + width - 1) / width;
     std::memset(out, 0, static_cast<std::size_t>(blocks * p * width) * sizeof(std::uint32_t));
+    std::vector<std::uint32_t> words(static_cast<std::size_t>(p));
     for (std::int64_t r = 0; r < count; ++r) {
-        const float* row = rows + r * dim;
-        const float scale = scales ? static_cast<float>(scales[r]) : 1.0f;
+        words.back() = 0;  // the odd dimension's missing element
+        round_to_bf16(rows + r * dim, dim, scales ? static_cast<float>(scales[r]) : 1.0f,
+                      reinterpret_cast<std::uint16_t*>(words.data()));
         std::uint32_t* block = out + (r / width) * p * width + r % width;
-        for (std::int64_t k = 0; k < p; ++k) block[k * width] = pair_of(row, 2 * k, dim, scale);
+        for (std::int64_t k = 0; k < p; ++k) block[k * width] = words[static_cast<std::size_t>(k)];
     }
 }
 

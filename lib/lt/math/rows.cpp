@@ -40,12 +40,21 @@ void parallel_for(std::int64_t count, std::int64_t grain, const std::function<vo
 
 namespace {
 
-LT_CLONES double squared_norm(const float* row, std::int64_t dim) {
+// Sum of a[i] b[i] in double over 32 independent partial sums, so that the
+// additions do not wait for each other.
+LT_CLONES double dot_in_double(const float* a, const float* b, std::int64_t n) {
+    constexpr int kLanes = 32;
+    double partial[kLanes] = {};
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) partial[l] += double(a[i + l]) * double(b[i + l]);
     double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (std::int64_t d = 0; d < dim; ++d) sum += double(row[d]) * double(row[d]);
+    for (; i < n; ++i) sum += double(a[i]) * double(b[i]);
+    for (int l = 0; l < kLanes; ++l) sum += partial[l];
     return sum;
 }
+
+double squared_norm(const float* row, std::int64_t dim) { return dot_in_double(row, row, dim); }
 
 LT_CLONES double squared_norm(const double* row, std::int64_t dim) {
     double sum = 0;
@@ -94,12 +103,7 @@ void scale_rows(const float* rows, const double* scales, std::int64_t count, std
     });
 }
 
-LT_CLONES double dot(const float* a, const float* b, std::int64_t n) {
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (std::int64_t i = 0; i < n; ++i) sum += double(a[i]) * double(b[i]);
-    return sum;
-}
+double dot(const float* a, const float* b, std::int64_t n) { return dot_in_double(a, b, n); }
 
 LT_CLONES void add(const float* x, std::int64_t n, float* y) {
 #pragma omp simd

@@ -33,6 +33,14 @@ public:
         exhaustive_ = false;
     }
 
+    // For the best column only (k = 1): no column scoring below `best` minus
+    // twice the error can win, whatever comes later; raising the threshold
+    // to it before a scan spares most candidates. best must be a score of
+    // an allowed column.
+    void raise_floor(float best) {
+        if (k_ == 1) threshold_ = std::max(threshold_, error_ == 0 ? best : best - 2 * error_);
+    }
+
     // Scores of columns [first, first + count); with groups, only the columns
     // whose groups[column] equals `group` are candidates.
     void scan(const float* scores, std::int64_t count, std::int64_t first, const std::int8_t* groups = nullptr,
@@ -61,18 +69,33 @@ public:
     void finish(std::vector<Ranked>& out, Exact exact, std::int64_t columns, const std::int8_t* groups = nullptr,
                 std::int8_t group = 0) {
         out.clear();
-        if (exhaustive_) {
-            for (std::int64_t j = 0; j < columns; ++j)
-                if (!groups || groups[j] == group) out.push_back({j, exact(j)});
-        } else {
-            for (const auto& c : candidates_) out.push_back({c.column, error_ == 0 ? double(c.score) : exact(c.column)});
-        }
         const auto better = [](const Ranked& a, const Ranked& b) {
             return a.value > b.value || (a.value == b.value && a.column < b.column);
         };
-        const std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(k_), out.size());
-        std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
-        out.resize(keep);
+        if (exhaustive_ || error_ == 0) {
+            if (exhaustive_) {
+                for (std::int64_t j = 0; j < columns; ++j)
+                    if (!groups || groups[j] == group) out.push_back({j, exact(j)});
+            } else {
+                for (const auto& c : candidates_) out.push_back({c.column, double(c.score)});
+            }
+            const std::size_t keep = std::min<std::size_t>(static_cast<std::size_t>(k_), out.size());
+            std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
+            out.resize(keep);
+            return;
+        }
+        // Candidates by approximate score, best first: once a candidate's
+        // score plus the error is below the k-th exact value found, neither
+        // it nor any later one can be among the best k.
+        std::sort(candidates_.begin(), candidates_.end(), [](const Candidate& a, const Candidate& b) {
+            return a.score > b.score || (a.score == b.score && a.column < b.column);
+        });
+        for (const auto& c : candidates_) {
+            if (static_cast<int>(out.size()) == k_ && double(c.score) + double(error_) < out.back().value) break;
+            const Ranked ranked{c.column, exact(c.column)};
+            out.insert(std::upper_bound(out.begin(), out.end(), ranked, better), ranked);
+            if (static_cast<int>(out.size()) > k_) out.pop_back();
+        }
     }
 
 private:
