@@ -679,7 +679,9 @@ OutputFile::~OutputFile() {
     }
 }
 
-void OutputFile::finish() {
+void OutputFile::finish() { finish(/*sync=*/true); }
+
+void OutputFile::finish(bool sync) {
     if (committed_ || finished_) return;
     write_provenance(*this, target_);
     checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
@@ -692,10 +694,12 @@ void OutputFile::finish() {
     herr_t closed = H5Fclose(file);
     *file_ = Handle();  // already closed
     if (closed < 0) throw Error("cannot finish " + target_ + " (disk full?)");
-    int descriptor = open(temporary_.c_str(), O_RDONLY);
-    if (descriptor >= 0) {
-        fsync(descriptor);
-        close(descriptor);
+    if (sync) {
+        int descriptor = open(temporary_.c_str(), O_RDONLY);
+        if (descriptor >= 0) {
+            fsync(descriptor);
+            close(descriptor);
+        }
     }
     finished_ = true;
 }
@@ -722,7 +726,21 @@ void OutputFile::commit() {
 }
 
 void commit_together(const std::vector<OutputFile*>& outputs) {
-    for (OutputFile* output : outputs) output->finish();
+    for (OutputFile* output : outputs) output->finish(/*sync=*/false);
+    // Every file's write-back is started before any is waited for: one wait
+    // for all of them, not one after another.
+    std::vector<int> descriptors;
+    for (OutputFile* output : outputs) {
+        if (output->to_stdout_) continue;
+        int descriptor = open(output->temporary_.c_str(), O_RDONLY);
+        if (descriptor < 0) continue;
+        sync_file_range(descriptor, 0, 0, SYNC_FILE_RANGE_WRITE);
+        descriptors.push_back(descriptor);
+    }
+    for (int descriptor : descriptors) {
+        fsync(descriptor);
+        close(descriptor);
+    }
     for (OutputFile* output : outputs) output->commit();
 }
 

@@ -120,6 +120,9 @@ private:
     std::vector<char> image_;  // stdin bytes; HDF5 reads them in place
 };
 
+class OutputFile;
+void commit_together(const std::vector<OutputFile*>& outputs);
+
 // A file written atomically: built at <dir>/.<name>.tmp.<pid> (or in memory
 // for "-"), then renamed into place by commit(). Root attributes lt_schema,
 // lt_schema_version and lt_type are written at construction, provenance
@@ -134,13 +137,15 @@ public:
     void finish();
 
 private:
+    void finish(bool sync);
+    friend void commit_together(const std::vector<OutputFile*>& outputs);
     std::string target_, temporary_;
     bool to_stdout_ = false, committed_ = false, finished_ = false;
 };
 
 // Several outputs of one run (a sweep), all or none: every file is
-// completed first, then they are renamed into place one after another, so a
-// failure while writing leaves none of them.
+// completed and synced first, then they are renamed into place one after
+// another, so a failure while writing leaves none of them.
 void commit_together(const std::vector<OutputFile*>& outputs);
 
 // Removes the temporary files of uncommitted outputs when the process is

@@ -37,11 +37,13 @@ public:
     void multiply_transposed(const double* a, std::int64_t m, const Operand& b, double* out) const override {
         gemm_nt(m, b.count, b.dim, a, b.dim, rows_of<double>(b), b.dim, out, b.count);
     }
-    void multiply(const float* a, std::int64_t m, std::int64_t n, const Operand& b, float* out) const override {
-        gemm_nn(m, b.dim, n, a, n, rows_of<float>(b), b.dim, out, b.dim);
+    void multiply(const float* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                  const Operand& b, float* out, bool accumulate) const override {
+        gemm_nn(m, b.dim, n, a, lda, rows_of<float>(b) + first * b.dim, b.dim, out, b.dim, 1, accumulate ? 1 : 0);
     }
-    void multiply(const double* a, std::int64_t m, std::int64_t n, const Operand& b, double* out) const override {
-        gemm_nn(m, b.dim, n, a, n, rows_of<double>(b), b.dim, out, b.dim);
+    void multiply(const double* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                  const Operand& b, double* out, bool accumulate) const override {
+        gemm_nn(m, b.dim, n, a, lda, rows_of<double>(b) + first * b.dim, b.dim, out, b.dim, 1, accumulate ? 1 : 0);
     }
 };
 

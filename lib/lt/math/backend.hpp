@@ -35,9 +35,12 @@ public:
     // out[m x b.count] = a[m x b.dim] * b^T.
     virtual void multiply_transposed(const float* a, std::int64_t m, const Operand& b, float* out) const = 0;
     virtual void multiply_transposed(const double* a, std::int64_t m, const Operand& b, double* out) const = 0;
-    // out[m x b.dim] = a[m x n] * (the first n rows of b).
-    virtual void multiply(const float* a, std::int64_t m, std::int64_t n, const Operand& b, float* out) const = 0;
-    virtual void multiply(const double* a, std::int64_t m, std::int64_t n, const Operand& b, double* out) const = 0;
+    // out[m x b.dim] = a[m x n] * (rows [first, first + n) of b), or += with
+    // accumulate; row r of a starts at a + r * lda.
+    virtual void multiply(const float* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                          const Operand& b, float* out, bool accumulate) const = 0;
+    virtual void multiply(const double* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                          const Operand& b, double* out, bool accumulate) const = 0;
 };
 
 const Backend& cpu_backend();

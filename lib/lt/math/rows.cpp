@@ -169,6 +169,10 @@ void softmax(const double* s, std::int64_t n, double tau, double* out) {
     for (std::int64_t j = 0; j < n; ++j) out[j] *= inverse_z;
 }
 
+void softmax_weights(const float* s, std::int64_t n, double tau, float* out) {
+    if (n > 0) exponentials(s, n, static_cast<float>(tau), maximum_of(s, n), out);
+}
+
 double softmax_normaliser(const float* s, std::int64_t n, double tau, float* maximum) {
     *maximum = n ? maximum_of(s, n) : 0.0f;
     return n ? sum_of_exponentials(s, n, static_cast<float>(tau), *maximum) : 0.0;

@@ -36,6 +36,8 @@ void add(const double* x, std::int64_t n, double* y);
 // large tau from overflowing; tau = 0 gives the uniform distribution.
 void softmax(const float* s, std::int64_t n, double tau, float* out);
 void softmax(const double* s, std::int64_t n, double tau, double* out);
+// out[j] = exp(tau (s[j] - max s)), not normalised: values in (0, 1].
+void softmax_weights(const float* s, std::int64_t n, double tau, float* out);
 // max s and log-free normaliser: returns Z = sum_j exp(tau (s[j] - max)),
 // in double, and the maximum in *maximum (for probabilities of a few
 // entries: p_j = exp(tau (s_j - max)) / Z).

@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 
-#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,16 +37,18 @@ public:
         return keep_rows(rows, count, dim);
     }
     void multiply_transposed(const float* a, std::int64_t m, const Operand& b, float* out) const override {
-        product(a, m, b.dim, rows_of<float>(b).t(), out);
+        product(a, b.dim, m, b.dim, rows_of<float>(b).t(), out, false);
     }
     void multiply_transposed(const double* a, std::int64_t m, const Operand& b, double* out) const override {
-        product(a, m, b.dim, rows_of<double>(b).t(), out);
+        product(a, b.dim, m, b.dim, rows_of<double>(b).t(), out, false);
     }
-    void multiply(const float* a, std::int64_t m, std::int64_t n, const Operand& b, float* out) const override {
-        product(a, m, n, rows_of<float>(b).narrow(0, 0, n), out);
+    void multiply(const float* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                  const Operand& b, float* out, bool accumulate) const override {
+        product(a, lda, m, n, rows_of<float>(b).narrow(0, first, n), out, accumulate);
     }
-    void multiply(const double* a, std::int64_t m, std::int64_t n, const Operand& b, double* out) const override {
-        product(a, m, n, rows_of<double>(b).narrow(0, 0, n), out);
+    void multiply(const double* a, std::int64_t lda, std::int64_t m, std::int64_t first, std::int64_t n,
+                  const Operand& b, double* out, bool accumulate) const override {
+        product(a, lda, m, n, rows_of<double>(b).narrow(0, first, n), out, accumulate);
     }
 
 private:
@@ -65,13 +66,16 @@ private:
         return static_cast<const TorchOperand&>(operand).rows;
     }
 
-    // out[m x columns of b] = a[m x inner] * b.
+    // out[m x columns of b] (+)= a[m x inner] * b, a with row stride lda.
     template <class T>
-    void product(const T* a, std::int64_t m, std::int64_t inner, const at::Tensor& b, T* out) const {
+    void product(const T* a, std::int64_t lda, std::int64_t m, std::int64_t inner, const at::Tensor& b, T* out,
+                 bool accumulate) const {
         if (m == 0) return;
-        at::Tensor left = at::from_blob(const_cast<T*>(a), {m, inner}, type_of<T>()).to(device_);
+        at::Tensor left = at::from_blob(const_cast<T*>(a), {m, inner}, {lda, 1}, type_of<T>()).to(device_);
         at::Tensor result = at::mm(left, b).to(at::kCPU).contiguous();
-        std::memcpy(out, result.data_ptr<T>(), static_cast<std::size_t>(result.numel()) * sizeof(T));
+        at::Tensor target = at::from_blob(out, {m, b.size(1)}, type_of<T>());
+        if (accumulate) target.add_(result);
+        else target.copy_(result);
     }
 
     at::Device device_;

@@ -145,24 +145,29 @@ Sources sources_of(const Aligned& aligned, const std::string& mode, const std::v
     return sources;
 }
 
-// Unit rows of the given classes, in that order, in precision T. Double
-// rows are normalised from the inputs in double (a large tau needs them).
+// Unit rows of the given classes, in that order, in precision T, into out.
+// Double rows are normalised from the inputs in double (a large tau needs
+// them).
+template <class T>
+void gather_into(const Aligned& aligned, const std::int64_t* ids, std::int64_t count, bool from_w, T* out) {
+    const std::int64_t dim = aligned.dim;
+    for (std::int64_t i = 0; i < count; ++i) {
+        const float* row;
+        if constexpr (std::is_same_v<T, float>)
+            row = from_w ? aligned.w_row(ids[i]) : aligned.p_row(ids[i]);
+        else
+            row = from_w ? aligned.classifier->weights.row(aligned.w.row(ids[i]))
+                         : aligned.prototypes->prototypes.row(aligned.p.row(ids[i]));
+        std::copy(row, row + dim, out + i * dim);
+    }
+    if constexpr (std::is_same_v<T, double>) math::normalize_rows(out, count, dim);
+}
+
 template <class T>
 std::vector<T> gather(const Aligned& aligned, const std::vector<std::int64_t>& ids, bool from_w) {
-    const std::int64_t dim = aligned.dim;
     std::vector<T> rows;
-    math::allocate(rows, ids.size() * static_cast<std::size_t>(dim), "the attention's source rows", "");
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        if constexpr (std::is_same_v<T, float>) {
-            const float* row = from_w ? aligned.w_row(ids[i]) : aligned.p_row(ids[i]);
-            std::copy(row, row + dim, rows.begin() + static_cast<std::ptrdiff_t>(i) * dim);
-        } else {
-            const float* row = from_w ? aligned.classifier->weights.row(aligned.w.row(ids[i]))
-                                      : aligned.prototypes->prototypes.row(aligned.p.row(ids[i]));
-            std::copy(row, row + dim, rows.begin() + static_cast<std::ptrdiff_t>(i) * dim);
-        }
-    }
-    if constexpr (std::is_same_v<T, double>) math::normalize_rows(rows.data(), static_cast<std::int64_t>(ids.size()), dim);
+    math::allocate(rows, ids.size() * static_cast<std::size_t>(aligned.dim), "the attention's source rows", "");
+    gather_into(aligned, ids.data(), static_cast<std::int64_t>(ids.size()), from_w, rows.data());
     return rows;
 }
 
@@ -178,8 +183,20 @@ void add_terms(const Aligned& aligned, const std::vector<std::string>& terms, st
     if (has_term(terms, "w")) math::add(aligned.w_row(id), aligned.dim, row);
 }
 
+// Taus up to this compose through prefix sums (transfer_blocks): the
+// weights e^(tau (s - max)) of cosines s stay above e^-60, far inside
+// float's range, for every S(k).
+constexpr double kPrefixTauLimit = 30;
+
 // kt rows of every value of the sweep, block by block (T: the precision of
 // the scores, the attention and the transferred rows).
+//
+// normalize(sum_j alpha_ij v_j) does not depend on the softmax's normaliser,
+// so with one shift per row (the maximum over all sources) the unnormalised
+// weights e_ij serve every k: the sources being ordered by count, S(k) is a
+// prefix, and sum over S(k) is a running sum over the chunks between
+// consecutive prefixes, one product over all sources in all. A large tau
+// (where e_ij of a small S(k) could underflow) normalises per k instead.
 template <class T>
 void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::vector<std::int64_t>& ids,
                      const Sweep& sweep, const math::Backend& backend, const RowSink& sink) {
@@ -189,6 +206,14 @@ void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::
     const std::vector<T> values = gather<T>(aligned, sources.ids, sources_are_w(sweep.mode));
     const auto operand = backend.keep(values.data(), width, dim);
     const std::int64_t block = block_rows(sweep.block_rows, width, sizeof(T), rows);
+    const bool by_prefix_sums = std::is_same_v<T, float> &&
+                                *std::max_element(sweep.taus.begin(), sweep.taus.end()) <= kPrefixTauLimit;
+    // The values of k by prefix size, smallest first.
+    std::vector<std::size_t> by_prefix(sweep.ks.size());
+    std::iota(by_prefix.begin(), by_prefix.end(), 0);
+    std::stable_sort(by_prefix.begin(), by_prefix.end(),
+                     [&](std::size_t a, std::size_t b) { return sources.prefix[a] < sources.prefix[b]; });
+
     std::vector<T> queries, scores, alpha, transferred;
     std::vector<float> composed;
     math::allocate(queries, static_cast<std::size_t>(block * dim), "a block of attention queries", kBlockHint);
@@ -199,29 +224,55 @@ void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::
 
     for (std::int64_t first = 0; first < rows; first += block) {
         const std::int64_t count = std::min(block, rows - first);
-        const std::vector<std::int64_t> block_ids(ids.begin() + first, ids.begin() + first + count);
-        const std::vector<T> block_queries = gather<T>(aligned, block_ids, from_w);
-        std::copy(block_queries.begin(), block_queries.end(), queries.begin());
-        backend.multiply_transposed(queries.data(), count, *operand, scores.data());
-        for (std::size_t v = 0; v < sweep.size(); ++v) {
-            const Settings settings = sweep.at(v);
-            const std::int64_t prefix = sources.prefix[v / sweep.taus.size()];
-            // alpha = softmax_j(tau * q^_i . k^_j) over the sources S(k).
-            math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
-                for (std::int64_t r = begin; r < end; ++r)
-                    math::softmax(scores.data() + r * width, prefix, settings.tau, alpha.data() + r * prefix);
-            });
-            backend.multiply(alpha.data(), count, prefix, *operand, transferred.data());
-            math::normalize_rows(transferred.data(), count, dim);
+        const std::int64_t* block_ids = ids.data() + first;
+        // The composed rows of a value: normalize(kt) + the p and w terms.
+        auto emit = [&](std::size_t value) {
             math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t r = begin; r < end; ++r) {
                     float* row = composed.data() + r * dim;
                     const T* kt = transferred.data() + r * dim;
                     for (std::int64_t d = 0; d < dim; ++d) row[d] = static_cast<float>(kt[d]);
-                    add_terms(aligned, sweep.terms, block_ids[static_cast<std::size_t>(r)], row);
                 }
             });
-            sink(v, first, count, composed.data());
+            math::normalize_rows(composed.data(), count, dim);
+            math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r)
+                    add_terms(aligned, sweep.terms, block_ids[r], composed.data() + r * dim);
+            });
+            sink(value, first, count, composed.data());
+        };
+        gather_into(aligned, block_ids, count, from_w, queries.data());
+        backend.multiply_transposed(queries.data(), count, *operand, scores.data());
+        for (std::size_t t = 0; t < sweep.taus.size(); ++t) {
+            const double tau = sweep.taus[t];
+            if constexpr (std::is_same_v<T, float>) {
+                if (by_prefix_sums) {
+                    math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
+                        for (std::int64_t r = begin; r < end; ++r)
+                            math::softmax_weights(scores.data() + r * width, width, tau, alpha.data() + r * width);
+                    });
+                    std::int64_t done = 0;  // sources summed so far
+                    for (std::size_t k : by_prefix) {
+                        const std::int64_t prefix = sources.prefix[k];
+                        if (prefix > done)
+                            backend.multiply(alpha.data() + done, width, count, done, prefix - done, *operand,
+                                             transferred.data(), /*accumulate=*/done > 0);
+                        done = prefix;
+                        emit(k * sweep.taus.size() + t);
+                    }
+                    continue;
+                }
+            }
+            for (std::size_t k = 0; k < sweep.ks.size(); ++k) {
+                // alpha = softmax_j(tau * q^_i . k^_j) over the sources S(k).
+                const std::int64_t prefix = sources.prefix[k];
+                math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
+                    for (std::int64_t r = begin; r < end; ++r)
+                        math::softmax(scores.data() + r * width, prefix, tau, alpha.data() + r * prefix);
+                });
+                backend.multiply(alpha.data(), prefix, count, 0, prefix, *operand, transferred.data(), false);
+                emit(k * sweep.taus.size() + t);
+            }
         }
     }
 }
@@ -434,9 +485,10 @@ void top_attention(const Classifier& classifier, const Prototypes& prototypes, c
     const std::int64_t block =
         block_rows(block_rows_requested, width, in_double ? sizeof(double) : sizeof(float), rows);
     const int top = static_cast<int>(std::min<std::int64_t>(count, width));
-    std::vector<float> scores_f;
+    std::vector<float> scores_f, queries_f;
     std::vector<double> scores_d;
     math::allocate(scores_f, static_cast<std::size_t>(block * width), "a block of attention scores", kBlockHint);
+    math::allocate(queries_f, static_cast<std::size_t>(block * dim), "a block of attention queries", kBlockHint);
     if (in_double) math::allocate(scores_d, static_cast<std::size_t>(block * width), "a block of attention scores", kBlockHint);
     std::vector<Neighbours> found(static_cast<std::size_t>(block));
 
@@ -448,8 +500,8 @@ void top_attention(const Classifier& classifier, const Prototypes& prototypes, c
             backend.multiply_transposed(queries.data(), n, *operand, scores_d.data());
             std::copy(scores_d.begin(), scores_d.begin() + n * width, scores_f.begin());
         } else {
-            const std::vector<float> queries = gather<float>(aligned, block_ids, from_w);
-            backend.multiply_transposed(queries.data(), n, *operand, scores_f.data());
+            gather_into(aligned, block_ids.data(), n, from_w, queries_f.data());
+            backend.multiply_transposed(queries_f.data(), n, *operand, scores_f.data());
         }
         math::parallel_for(n, 16, [&](std::int64_t begin, std::int64_t end) {
             math::TopSelector selector;

@@ -50,11 +50,14 @@ TEST_CASE("math: the CPU backend multiplies by kept operands, and by a prefix of
     std::vector<float> scores(3);
     cpu.multiply_transposed(a.data(), 1, *operand, scores.data());
     CHECK(scores == std::vector<float>{2, 3, 5});
-    // weights (0.5, 0.5) over the first two rows only: (0.5, 0.5).
-    const std::vector<float> alpha = {0.5f, 0.5f};
+    // weights (0.5, 0.5) over the first two rows only: (0.5, 0.5); then
+    // += 2 x the last row: (2.5, 2.5).
+    const std::vector<float> alpha = {0.5f, 0.5f, 2};
     std::vector<float> combined(2);
-    cpu.multiply(alpha.data(), 1, 2, *operand, combined.data());
+    cpu.multiply(alpha.data(), 3, 1, 0, 2, *operand, combined.data(), false);
     CHECK(combined == std::vector<float>{0.5f, 0.5f});
+    cpu.multiply(alpha.data() + 2, 3, 1, 2, 1, *operand, combined.data(), true);
+    CHECK(combined == std::vector<float>{2.5f, 2.5f});
     const std::vector<double> a_double = {2, 3};
     std::vector<double> s_double(3);
     CHECK_THROWS_AS(cpu.multiply_transposed(a_double.data(), 1, *operand, s_double.data()), lt::Error);

@@ -30,10 +30,13 @@ void same_products(const lt::math::Backend& torch, const lt::math::Backend& blas
     torch.multiply_transposed(a.data(), m, *bt, x.data());
     blas.multiply_transposed(a.data(), m, *bb, y.data());
     for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(y[i]).epsilon(1e-5));
-    // the first 11 rows of b only
+    // rows 5..15 of b, by the first 11 columns of alpha (row stride n), then += rows 16..28
     std::vector<T> p(m * d), q(m * d);
-    torch.multiply(alpha.data(), m, 11, *bt, p.data());
-    blas.multiply(alpha.data(), m, 11, *bb, q.data());
+    torch.multiply(alpha.data(), n, m, 5, 11, *bt, p.data(), false);
+    blas.multiply(alpha.data(), n, m, 5, 11, *bb, q.data(), false);
+    for (std::size_t i = 0; i < p.size(); ++i) CHECK(p[i] == doctest::Approx(q[i]).epsilon(1e-5));
+    torch.multiply(alpha.data() + 11, n, m, 16, 13, *bt, p.data(), true);
+    blas.multiply(alpha.data() + 11, n, m, 16, 13, *bb, q.data(), true);
     for (std::size_t i = 0; i < p.size(); ++i) CHECK(p[i] == doctest::Approx(q[i]).epsilon(1e-5));
 }
 
