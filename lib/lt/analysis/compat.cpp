@@ -85,14 +85,16 @@ std::vector<double> sharpness(const Classifier& classifier, const Prototypes& pr
         math::normalize_rows(queries.data(), count, dim);
         math::cpu_backend().multiply_transposed(queries.data(), count, *operand, scores.data());
         math::parallel_for(count, 4, [&](std::int64_t begin, std::int64_t end) {
-            for (std::int64_t r = begin; r < end; ++r)
-                std::sort(scores.data() + r * columns, scores.data() + (r + 1) * columns, std::greater<float>());
+            std::vector<std::uint32_t> scratch;
+            for (std::int64_t r = begin; r < end; ++r) math::sort_decreasing(scores.data() + r * columns, columns, scratch);
         });
-        // Summed in row order, whatever the threads: the same curve every time.
-        for (std::int64_t r = 0; r < count; ++r) {
-            const float* row = scores.data() + r * columns;
-            for (std::int64_t j = 0; j < columns; ++j) sums[j] += row[j];
-        }
+        // Each rank summed in row order, whatever the threads: the same curve every time.
+        math::parallel_for(columns, 256, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = 0; r < count; ++r) {
+                const float* row = scores.data() + r * columns;
+                for (std::int64_t j = begin; j < end; ++j) sums[j] += row[j];
+            }
+        });
     }
     for (auto& sum : sums) sum /= static_cast<double>(rows);
     return sums;

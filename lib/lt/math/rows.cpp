@@ -173,6 +173,34 @@ void softmax_weights(const float* s, std::int64_t n, double tau, float* out) {
     if (n > 0) exponentials(s, n, static_cast<float>(tau), maximum_of(s, n), out);
 }
 
+void sort_decreasing(float* values, std::int64_t n, std::vector<std::uint32_t>& scratch) {
+    if (n < 2) return;
+    // Keys whose unsigned order is the floats' decreasing order: a float's
+    // bits order as its value once negative ones are flipped whole and the
+    // sign of positive ones is set; then every bit is inverted.
+    scratch.resize(static_cast<std::size_t>(2 * n));
+    std::uint32_t* keys = scratch.data();
+    std::uint32_t* other = keys + n;
+    for (std::int64_t i = 0; i < n; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, values + i, 4);
+        keys[i] = ~((bits & 0x80000000u) ? ~bits : (bits | 0x80000000u));
+    }
+    constexpr int kBits = 11, kBuckets = 1 << kBits;
+    for (int shift = 0; shift < 32; shift += kBits) {
+        std::int64_t count[kBuckets + 1] = {};
+        for (std::int64_t i = 0; i < n; ++i) ++count[((keys[i] >> shift) & (kBuckets - 1)) + 1];
+        for (int b = 0; b < kBuckets; ++b) count[b + 1] += count[b];
+        for (std::int64_t i = 0; i < n; ++i) other[count[(keys[i] >> shift) & (kBuckets - 1)]++] = keys[i];
+        std::swap(keys, other);
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+        const std::uint32_t key = ~keys[i];
+        const std::uint32_t bits = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+        std::memcpy(values + i, &bits, 4);
+    }
+}
+
 double softmax_normaliser(const float* s, std::int64_t n, double tau, float* maximum) {
     *maximum = n ? maximum_of(s, n) : 0.0f;
     return n ? sum_of_exponentials(s, n, static_cast<float>(tau), *maximum) : 0.0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 namespace lt::math {
 
@@ -42,6 +43,10 @@ void softmax_weights(const float* s, std::int64_t n, double tau, float* out);
 // in double, and the maximum in *maximum (for probabilities of a few
 // entries: p_j = exp(tau (s_j - max)) / Z).
 double softmax_normaliser(const float* s, std::int64_t n, double tau, float* maximum);
+
+// Sorts n floats into decreasing order (a radix sort of their bits: linear
+// time); scratch is resized as needed.
+void sort_decreasing(float* values, std::int64_t n, std::vector<std::uint32_t>& scratch);
 
 // Scores that a tau above this multiplies are computed in double: the
 // float32 rounding of a cosine (~1e-7) becomes tau times larger in the

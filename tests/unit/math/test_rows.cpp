@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -88,4 +89,19 @@ TEST_CASE("math: parallel_for covers every index once and passes exceptions on")
                                                 }),
                          "from a thread", lt::Error);
     lt::math::set_threads(1);
+}
+
+TEST_CASE("math: sort_decreasing orders floats of any sign, as std::sort does") {
+    std::vector<float> values = {0.5f, -2, 3e-39f, 1e30f, -0.0f, 7, -1e-30f, 7, 0, -3e38f, 2.5f};
+    std::vector<float> expected = values;
+    std::sort(expected.begin(), expected.end(), std::greater<float>());
+    std::vector<std::uint32_t> scratch;
+    lt::math::sort_decreasing(values.data(), static_cast<std::int64_t>(values.size()), scratch);
+    for (std::size_t i = 0; i < values.size(); ++i) CHECK(values[i] == expected[i]);
+    std::vector<float> many(5000);
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = std::sin(static_cast<float>(i) * 0.37f) * 10;
+    std::vector<float> sorted = many;
+    std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+    lt::math::sort_decreasing(many.data(), 5000, scratch);
+    CHECK(many == sorted);
 }
