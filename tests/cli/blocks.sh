@@ -82,4 +82,26 @@ expect_ok lt-project -q --features "$G/test.h5" --classifier "$G/clf.h5" --proto
 cp "$LT_STDOUT" "$WORK/view-a.tsv"
 expect_ok lt-project -q --features "$G/test.h5" --classifier "$G/clf.h5" --protos "$WORK/p.h5" --neighbours 3 --block-rows 7
 close "lt-project --block-rows 7" "$WORK/view-a.tsv" "$LT_STDOUT"
+section "a block that does not fit: lt's own error, naming --block-rows"
+"$PY" - "$WORK" <<'PY' || fail "writing the wide inputs"
+import sys, h5py, numpy as np
+w = sys.argv[1]
+rng = np.random.default_rng(0)
+with h5py.File(f"{w}/many.h5", "w") as f:  # 50,000 rows x 20,000 classes: 4 GB of float32 scores at once
+    f.attrs.update(lt_schema="lt-h5", lt_schema_version=1, lt_type="features")
+    f["features"] = rng.standard_normal((50000, 4)).astype("f4")
+    f["labels"] = rng.integers(0, 20000, 50000)
+with h5py.File(f"{w}/wide.h5", "w") as f:
+    f.attrs.update(lt_schema="lt-h5", lt_schema_version=1, lt_type="classifier", kind="cosine", scale=16.0)
+    f["weights"] = rng.standard_normal((20000, 4)).astype("f4")
+    f["class_ids"] = np.arange(20000)
+    f["class_counts"] = np.full(20000, 50)
+PY
+# lt-eval in float32 under a 2 GB address space (a wrapper of the same name)
+mkdir -p "$WORK/limited"
+printf '#!/usr/bin/env bash\nulimit -v 2000000\nLT_BF16=0 exec "%s/lt-eval" "$@"\n' "$LT_BIN" >"$WORK/limited/lt-eval"
+chmod +x "$WORK/limited/lt-eval"
+expect_fail 1 "cannot allocate [0-9]+ MiB for a block of scores \(hint: use a smaller --block-rows\)" "$WORK/pred.h5" -- \
+  "$WORK/limited/lt-eval" "$WORK/many.h5" "$WORK/wide.h5" --block-rows 50000 --predictions "$WORK/pred.h5"
+expect_ok "$WORK/limited/lt-eval" -q "$WORK/many.h5" "$WORK/wide.h5" --format tsv
 echo "blocks.sh: blocks and the screen change nothing"
