@@ -54,6 +54,18 @@ LT_CLONES double dot_in_double(const float* a, const float* b, std::int64_t n) {
     return sum;
 }
 
+LT_CLONES double dot_in_double(const double* a, const float* b, std::int64_t n) {
+    constexpr int kLanes = 32;
+    double partial[kLanes] = {};
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) partial[l] += a[i + l] * double(b[i + l]);
+    double sum = 0;
+    for (; i < n; ++i) sum += a[i] * double(b[i]);
+    for (int l = 0; l < kLanes; ++l) sum += partial[l];
+    return sum;
+}
+
 double squared_norm(const float* row, std::int64_t dim) { return dot_in_double(row, row, dim); }
 
 LT_CLONES double squared_norm(const double* row, std::int64_t dim) {
@@ -104,6 +116,7 @@ void scale_rows(const float* rows, const double* scales, std::int64_t count, std
 }
 
 double dot(const float* a, const float* b, std::int64_t n) { return dot_in_double(a, b, n); }
+double dot(const double* a, const float* b, std::int64_t n) { return dot_in_double(a, b, n); }
 
 LT_CLONES void add(const float* x, std::int64_t n, float* y) {
 #pragma omp simd

@@ -27,6 +27,8 @@ void scale_rows(const float* rows, const double* scales, std::int64_t count, std
 // Sum of a[i] * b[i] in double: every product is exact, so the result is
 // the exact dot product of the float vectors to about 1e-16.
 double dot(const float* a, const float* b, std::int64_t n);
+// The same with a converted to double once, for many dot products with it.
+double dot(const double* a, const float* b, std::int64_t n);
 
 // y[i] += x[i].
 void add(const float* x, std::int64_t n, float* y);
