@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <type_traits>
 #include <vector>
 
 // Declared here too: only OpenBLAS's cblas.h has them, a netlib one does not.
@@ -28,13 +29,17 @@ int as_int(std::int64_t value, const char* what) {
     return static_cast<int>(value);
 }
 
-template <class T, class Gemm>
+template <class T>
 void gemm(CBLAS_TRANSPOSE transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, T alpha, T beta, Gemm call) {
+          std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, T alpha, T beta) {
     if (m == 0 || n == 0) return;
-    call(CblasRowMajor, CblasNoTrans, transpose_b, as_int(m, "rows"), as_int(n, "columns"), as_int(k, "depth"),
-         alpha, a, as_int(std::max<std::int64_t>(lda, 1), "stride"), b, as_int(std::max<std::int64_t>(ldb, 1), "stride"),
-         beta, c, as_int(std::max<std::int64_t>(ldc, 1), "stride"));
+    const auto stride = [](std::int64_t ld) { return as_int(std::max<std::int64_t>(ld, 1), "stride"); };
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b, as_int(m, "rows"), as_int(n, "columns"),
+                    as_int(k, "depth"), alpha, a, stride(lda), b, stride(ldb), beta, c, stride(ldc));
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose_b, as_int(m, "rows"), as_int(n, "columns"),
+                    as_int(k, "depth"), alpha, a, stride(lda), b, stride(ldb), beta, c, stride(ldc));
 }
 
 }  // namespace
@@ -47,22 +52,26 @@ void set_threads(int threads) {
 
 int threads() { return thread_count; }
 
-void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
-             std::int64_t ldb, float* c, std::int64_t ldc, float alpha, float beta) {
-    gemm(CblasTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, cblas_sgemm);
+template <class T>
+void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+             std::int64_t ldb, T* c, std::int64_t ldc, Factor<T> alpha, Factor<T> beta) {
+    gemm(CblasTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
 }
-void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b,
-             std::int64_t ldb, double* c, std::int64_t ldc, double alpha, double beta) {
-    gemm(CblasTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, cblas_dgemm);
+
+template <class T>
+void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+             std::int64_t ldb, T* c, std::int64_t ldc, Factor<T> alpha, Factor<T> beta) {
+    gemm(CblasNoTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
 }
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
-             std::int64_t ldb, float* c, std::int64_t ldc, float alpha, float beta) {
-    gemm(CblasNoTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, cblas_sgemm);
-}
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b,
-             std::int64_t ldb, double* c, std::int64_t ldc, double alpha, double beta) {
-    gemm(CblasNoTrans, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta, cblas_dgemm);
-}
+
+template void gemm_nt<float>(std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*,
+                             std::int64_t, float*, std::int64_t, float, float);
+template void gemm_nt<double>(std::int64_t, std::int64_t, std::int64_t, const double*, std::int64_t, const double*,
+                              std::int64_t, double*, std::int64_t, double, double);
+template void gemm_nn<float>(std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*,
+                             std::int64_t, float*, std::int64_t, float, float);
+template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, std::int64_t, const double*,
+                              std::int64_t, double*, std::int64_t, double, double);
 
 void symmetric_eigen(std::int64_t n, double* a, double* values) {
     if (n == 0) return;

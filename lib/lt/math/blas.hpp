@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace lt::math {
 
@@ -11,16 +12,19 @@ namespace lt::math {
 void set_threads(int threads);
 int threads();
 
-// C[m x n] = alpha * A[m x k] * B[n x k]^T + beta * C.
-void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
-             std::int64_t ldb, float* c, std::int64_t ldc, float alpha = 1, float beta = 0);
-void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b,
-             std::int64_t ldb, double* c, std::int64_t ldc, double alpha = 1, double beta = 0);
+// The type of the factors alpha and beta, not deduced from them (1 and 0
+// are ints): T comes from the matrices.
+template <class T>
+using Factor = typename std::enable_if<true, T>::type;
+
+// C[m x n] = alpha * A[m x k] * B[n x k]^T + beta * C, for T float or double.
+template <class T>
+void gemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+             std::int64_t ldb, T* c, std::int64_t ldc, Factor<T> alpha = 1, Factor<T> beta = 0);
 // C[m x n] = alpha * A[m x k] * B[k x n] + beta * C.
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b,
-             std::int64_t ldb, float* c, std::int64_t ldc, float alpha = 1, float beta = 0);
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b,
-             std::int64_t ldb, double* c, std::int64_t ldc, double alpha = 1, double beta = 0);
+template <class T>
+void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+             std::int64_t ldb, T* c, std::int64_t ldc, Factor<T> alpha = 1, Factor<T> beta = 0);
 
 // Eigen-decomposition of the symmetric n x n matrix a (row-major; both
 // triangles set): values in increasing order, and a overwritten so that row i

@@ -5,6 +5,7 @@
 #include "lt/math/blas.hpp"
 #include "lt/math/rows.hpp"
 #include "lt/math/scorer.hpp"
+#include "gaussian.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,13 +17,7 @@
 
 namespace {
 
-std::vector<float> gaussian(std::int64_t count, unsigned seed) {
-    std::mt19937 generator(seed);
-    std::normal_distribution<float> normal;
-    std::vector<float> values(static_cast<std::size_t>(count));
-    for (auto& v : values) v = normal(generator);
-    return values;
-}
+using lt::test::gaussian;
 
 // The k best columns by cosine in double, ties to the lower column.
 std::vector<std::int64_t> brute_force(const std::vector<float>& queries, const std::vector<float>& weights,

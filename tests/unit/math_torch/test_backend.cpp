@@ -4,6 +4,7 @@
 #include "lt/base/error.hpp"
 #include "lt/math/scorer.hpp"
 #include "lt/math_torch/backend.hpp"
+#include "gaussian.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,14 +13,7 @@
 
 namespace {
 
-template <class T>
-std::vector<T> gaussian(std::int64_t count, unsigned seed) {
-    std::mt19937 generator(seed);
-    std::normal_distribution<T> normal;
-    std::vector<T> values(static_cast<std::size_t>(count));
-    for (auto& v : values) v = normal(generator);
-    return values;
-}
+using lt::test::gaussian;
 
 template <class T>
 void same_products(const lt::math::Backend& torch, const lt::math::Backend& blas) {
