@@ -186,6 +186,19 @@ void softmax_weights(const float* s, std::int64_t n, double tau, float* out) {
     if (n > 0) exponentials(s, n, static_cast<float>(tau), maximum_of(s, n), out);
 }
 
+LT_CLONES std::int64_t first_at_least(const float* s, std::int64_t from, std::int64_t count, float threshold) {
+    constexpr int kStep = 16;
+    std::int64_t j = from;
+    for (; j + kStep <= count; j += kStep) {
+        int any = 0;
+        for (int l = 0; l < kStep; ++l) any |= s[j + l] >= threshold;
+        if (any) break;
+    }
+    for (; j < count; ++j)
+        if (s[j] >= threshold) return j;
+    return count;
+}
+
 void sort_decreasing(float* values, std::int64_t n, std::vector<std::uint32_t>& scratch) {
     if (n < 2) return;
     // Keys whose unsigned order is the floats' decreasing order: a float's

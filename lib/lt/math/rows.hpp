@@ -46,6 +46,10 @@ void softmax_weights(const float* s, std::int64_t n, double tau, float* out);
 // entries: p_j = exp(tau (s_j - max)) / Z).
 double softmax_normaliser(const float* s, std::int64_t n, double tau, float* maximum);
 
+// The first j in [from, count) with s[j] >= threshold, else count; 16
+// values a step.
+std::int64_t first_at_least(const float* s, std::int64_t from, std::int64_t count, float threshold);
+
 // Sorts n floats into decreasing order (a radix sort of their bits: linear
 // time); scratch is resized as needed.
 void sort_decreasing(float* values, std::int64_t n, std::vector<std::uint32_t>& scratch);

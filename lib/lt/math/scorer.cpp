@@ -44,13 +44,6 @@ void store(const std::vector<Ranked>& best, std::int64_t row, const TopRequest& 
     out.label_rank[row] = rank;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float maximum(const float* values, std::int64_t count) {
-    float m = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : m)
-    for (std::int64_t j = 0; j < count; ++j) m = std::max(m, values[j]);
-    return m;
-}
-
 void prepare(const TopRequest& request, std::int64_t rows, TopResult& out) {
     out.k = request.k;
     const auto cells = static_cast<std::size_t>(rows * request.k);
@@ -214,12 +207,10 @@ void TopScorer::top_screened(QueryBlock& queries, const TopRequest& request, Top
                                stride);
                 const std::int64_t first_column = p0 * bf16::kColumns;
                 const std::int64_t width = std::min(columns, p1 * bf16::kColumns) - first_column;
-                for (std::int64_t r = first_row; r < end_row; ++r) {
-                    const float* row = tile.data() + (r - first_row) * stride;
-                    if (request.k == 1 && !request.column_groups) selectors[r - first_row].raise_floor(maximum(row, width));
-                    selectors[r - first_row].scan(row, width, first_column, request.column_groups,
+                for (std::int64_t r = first_row; r < end_row; ++r)
+                    selectors[r - first_row].scan(tile.data() + (r - first_row) * stride, width, first_column,
+                                                  request.column_groups,
                                                   request.row_groups ? request.row_groups[r] : 0);
-                }
             }
             for (std::int64_t r = first_row; r < end_row; ++r) {
                 // The query in double once, for all of its candidates.

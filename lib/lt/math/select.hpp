@@ -9,6 +9,8 @@
 // themselves decide.
 #pragma once
 
+#include "lt/math/rows.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -33,25 +35,22 @@ public:
         exhaustive_ = false;
     }
 
-    // For the best column only (k = 1): no column scoring below `best` minus
-    // twice the error can win, whatever comes later; raising the threshold
-    // to it before a scan spares most candidates. best must be a score of
-    // an allowed column.
-    void raise_floor(float best) {
-        if (k_ == 1) threshold_ = std::max(threshold_, error_ == 0 ? best : best - 2 * error_);
-    }
-
     // Scores of columns [first, first + count); with groups, only the columns
-    // whose groups[column] equals `group` are candidates.
+    // whose groups[column] equals `group` are candidates. The scan jumps,
+    // 16 columns at a time, to the next score above the threshold; for the
+    // best column alone (k = 1) every candidate raises the threshold to
+    // itself minus twice the error at once.
     void scan(const float* scores, std::int64_t count, std::int64_t first, const std::int8_t* groups = nullptr,
               std::int8_t group = 0) {
         if (exhaustive_) return;
-        for (std::int64_t j = 0; j < count; ++j) {
-            if (!(scores[j] >= threshold_)) continue;
+        for (std::int64_t j = first_at_least(scores, 0, count, threshold_); j < count;
+             j = first_at_least(scores, j + 1, count, threshold_)) {
+            const float score = scores[j];
             if (groups && groups[first + j] != group) continue;
-            if (error_ == 0 && static_cast<int>(candidates_.size()) >= k_ && scores[j] == threshold_)
+            if (error_ == 0 && static_cast<int>(candidates_.size()) >= k_ && score == threshold_)
                 continue;  // exact scores: a later column loses a tie
-            candidates_.push_back({first + j, scores[j]});
+            candidates_.push_back({first + j, score});
+            if (k_ == 1) threshold_ = std::max(threshold_, error_ == 0 ? score : score - 2 * error_);
             if (static_cast<int>(candidates_.size()) > capacity_) prune();
             if (exhaustive_) return;
         }
