@@ -4,7 +4,7 @@
 //
 // Each works through the prototypes in blocks of B rows against all C
 // classifier rows, so no [C x C] matrix is held: peak memory is about
-// 4 (2 C D + B (D + C)) bytes. block_rows = 0: as many rows as 64 MiB of
+// 4 (4 C D + B (D + C)) bytes. block_rows = 0: as many rows as 64 MiB of
 // scores hold.
 #pragma once
 

@@ -4,7 +4,7 @@
 // final (composed) classifier rows, all as unit vectors, projected on the
 // two first principal components of those points. Written as TSV for
 // gnuplot (share/plots/projection.gp). The features are streamed in blocks
-// and only the rows shown are kept: peak memory is about 4 (3 C D + B D)
+// and only the rows shown are kept: peak memory is about 4 (4 C D + B D)
 // bytes besides the few hundred points.
 #pragma once
 

@@ -5,11 +5,11 @@
 // unit vectors among normalize(w^kt_i), p^_i and w^_i. No training happens.
 //
 // Computed in blocks of query rows, so that no [classes x sources] matrix is
-// ever whole: peak memory is about 4 (C D (3 + sweep outputs in flight) +
-// B (2 S + 3 D)) bytes for C classes, S sources, D dimensions and blocks of
-// B rows. A sweep (several k and tau) computes the similarities of a block
-// once: sources are ordered by count, most first, so every S(k) is a prefix
-// of the same scores.
+// ever whole: peak memory is about 4 (4 C D + B (2 S + 3 D)) bytes for C
+// classes, S sources, D dimensions and blocks of B rows, and every output is
+// written block by block. A sweep (several k and tau) computes the
+// similarities of a block once: sources are ordered by count, most first, so
+// every S(k) is a prefix of the same scores.
 #pragma once
 
 #include "lt/cli/cli.hpp"

@@ -8,7 +8,7 @@
 // columns and its label's rank among them come from one selection
 // (lt/math/scorer.hpp) and go to a Visitor, which the accuracies (and any
 // other per-sample report) are built on. No [samples x classes] matrix is
-// held: peak memory is about 4 (C D + B (D + C)) bytes per classifier for
+// held: peak memory is about 4 (2.5 C D + B (D + C)) bytes per classifier for
 // blocks of B rows (2 B C for an ensemble).
 #pragma once
 
