@@ -224,7 +224,8 @@ void TopScorer::top_screened(QueryBlock& queries, const TopRequest& request, Top
                     return dot(query_in_double.data(), weights_.data() + j * dim_, dim_);
                 };
                 selectors[r - first_row].finish(best, exact, columns, request.column_groups,
-                                                request.row_groups ? request.row_groups[r] : 0);
+                                                request.row_groups ? request.row_groups[r] : 0,
+                                                /*certain_enough=*/!request.exact_values);
                 store(best, r, request, out);
                 const std::int64_t label = request.label_columns ? request.label_columns[r] : -1;
                 if (request.label_values && label >= 0) out.label_value[r] = exact(label);

@@ -47,6 +47,9 @@ struct TopRequest {
     int k = 1;
     const std::int64_t* label_columns = nullptr;  // per row; -1: none
     bool label_values = false;                    // also the score of each row's label column
+    // false: the best columns are what is asked, their scores may be the
+    // screen's approximations where the ranking is certain without them.
+    bool exact_values = true;
     // Candidates of row r: the columns j with column_groups[j] == row_groups[r].
     const std::int8_t* column_groups = nullptr;
     const std::int8_t* row_groups = nullptr;
@@ -55,7 +58,7 @@ struct TopRequest {
 struct TopResult {
     int k = 1;
     std::vector<std::int64_t> columns;  // rows x k, best first; -1 past the allowed columns
-    std::vector<double> values;         // rows x k
+    std::vector<double> values;         // rows x k (exact, unless TopRequest::exact_values is false)
     std::vector<int> label_rank;        // per row: the label column's position among them, k if absent
     std::vector<double> label_value;    // per row, when asked (NaN without a label column)
 };

@@ -64,9 +64,12 @@ public:
     // gives the exact value of a candidate (unused when error is 0 and the
     // row was not exhaustive). columns: all columns of the row, for
     // exhaustive rows.
+    // certain_enough: when no exact value could change the ranking (a single
+    // candidate within reach of the best k, k = 1), that candidate is taken
+    // with its approximate score and exact() is not called.
     template <class Exact>
     void finish(std::vector<Ranked>& out, Exact exact, std::int64_t columns, const std::int8_t* groups = nullptr,
-                std::int8_t group = 0) {
+                std::int8_t group = 0, bool certain_enough = false) {
         out.clear();
         const auto better = [](const Ranked& a, const Ranked& b) {
             return a.value > b.value || (a.value == b.value && a.column < b.column);
@@ -82,6 +85,13 @@ public:
             std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(), better);
             out.resize(keep);
             return;
+        }
+        if (certain_enough && k_ == 1) {
+            if (static_cast<int>(candidates_.size()) > k_) prune();
+            if (!exhaustive_ && candidates_.size() == 1) {
+                out.push_back({candidates_.front().column, double(candidates_.front().score)});
+                return;
+            }
         }
         // Candidates by approximate score, best first: once a candidate's
         // score plus the error is below the k-th exact value found, neither

@@ -228,6 +228,7 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
     math::TopResult result;
     math::TopRequest request;
     request.k = std::max(1, settings.top_k);
+    request.exact_values = false;  // the accuracies need the ranking only
     Progress progress("evaluating", rows, "rows");
     for (std::int64_t first = 0; first < rows; first += block) {
         const std::int64_t count = std::min(block, rows - first);
