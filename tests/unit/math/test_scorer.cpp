@@ -116,6 +116,11 @@ TEST_CASE("math: the bfloat16 screen gives the exact top-k, near ties included")
     // The zero row ties every column at 0: the first five.
     CHECK(std::vector<std::int64_t>(result.columns.begin() + 100, result.columns.begin() + 105) ==
           std::vector<std::int64_t>{0, 1, 2, 3, 4});
+    // The best column alone, without exact scores where the ranking is certain.
+    request.k = 1;
+    request.exact_values = false;
+    screened.top(block, request, result);
+    CHECK(result.columns == brute_force(queries, weights, rows, columns, dim, 1));
     lt::math::set_threads(1);
 }
 
