@@ -16,12 +16,12 @@ void Options::add_to(CLI::App& app) {
     output.add_to(app, "Ensemble file to write ('-' = stdout)");
 }
 
-std::vector<Classifier> combine(const std::vector<ClassifierSet>& sets) {
+std::vector<Classifier> combine(std::vector<ClassifierSet> sets) {
     std::vector<Classifier> members;
     std::vector<std::string> sources;
-    for (const auto& set : sets)
-        for (const auto& member : set.members) {
-            members.push_back(member);
+    for (auto& set : sets)
+        for (auto& member : set.members) {
+            members.push_back(std::move(member));  // weights are not copied
             sources.push_back(set.source);
         }
     if (members.size() < 2) throw UsageError("an ensemble needs at least 2 members");
@@ -43,7 +43,7 @@ void run(const Options& options) {
         throw UsageError("only one member can be read from stdin");
     std::vector<ClassifierSet> sets;
     for (const auto& path : options.members) sets.push_back(read_classifier_set(h5::InputFile(path)));
-    std::vector<Classifier> members = combine(sets);
+    std::vector<Classifier> members = combine(std::move(sets));
     h5::OutputFile out(options.output.path, "ensemble");
     write_ensemble(out, members);
     out.commit();
