@@ -13,7 +13,7 @@ if [[ ${SMALL:-0} == 1 ]]; then : "${N:=4000}" "${C:=200}" "${D:=256}"; fi
 N=${N:-50000} C=${C:-1000} D=${D:-2048}
 
 info "generating N=$N C=$C D=$D in $work"
-$GEN "$work" --classes "$C" --dim "$D" --train 0 --test "$N"
+generate --classes "$C" --dim "$D" --train 0 --test "$N"
 cat "$work"/*.h5 >/dev/null  # page cache, as right after extraction
 cat >"$work/gemm.py" <<'PY'
 import sys, time, h5py, numpy as np

@@ -16,7 +16,7 @@ if [[ ${SMALL:-0} == 1 ]]; then : "${C:=300}" "${D:=64}" "${NTRAIN:=6000}" "${NT
 C=${C:-8142} D=${D:-2048} NTRAIN=${NTRAIN:-437513} NTEST=${NTEST:-24426} IMBALANCE=${IMBALANCE:-500}
 
 info "generating C=$C D=$D train=$NTRAIN test=$NTEST in $work"
-$GEN "$work" --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST" --imbalance "$IMBALANCE"
+generate --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST" --imbalance "$IMBALANCE"
 cat "$work"/*.h5 >/dev/null  # page cache, as right after extraction
 
 use() { if [[ -s $work/$1 ]]; then echo "$1"; else info "lt has no $1: lt's next step reads the peer's $2"; echo "$2"; fi; }

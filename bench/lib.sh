@@ -157,3 +157,24 @@ agree() {
 }
 
 info() { echo "bench: $*" >&2; }
+
+# generate GEN_ARGS...: gen.py's inputs into $work. With BENCH_DATA=DIR they
+# are made once, in DIR/<the arguments>, and linked into $work afterwards
+# (the C = 100,000 and iNaturalist inputs take minutes to make).
+generate() {
+  if [[ -z ${BENCH_DATA:-} ]]; then
+    $GEN "$work" "$@"
+    return
+  fi
+  local key
+  key=$(printf '%s_' "$@" | tr -c 'A-Za-z0-9_.\n-' '_')
+  local dir=$BENCH_DATA/${key//--/}
+  if [[ ! -f $dir/.complete ]]; then
+    mkdir -p "$dir"
+    $GEN "$dir" "$@"
+    touch "$dir/.complete"
+  else
+    info "reusing the inputs in $dir"
+  fi
+  ln -sf "$dir"/*.h5 "$work"/
+}

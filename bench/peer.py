@@ -2,7 +2,7 @@
 """The NumPy peer of lt's training-free tools, for the benchmarks in bench/.
 
 What a practitioner would write instead of lt, from the method's equations
-(/work/shared/METHOD.md): one short program, vectorised, in row blocks so that
+(docs/method.md): one short program, vectorised, in row blocks so that
 memory stays bounded at C = 100,000 classes (PEER_BLOCK_MB, default 256, is
 the budget of one block's [rows, C] scores), float32 matrix products, float64
 prototype sums and softmax normalisers. It reads and writes lt-h5 files.

@@ -18,7 +18,7 @@ if [[ ${SMALL:-0} == 1 ]]; then : "${C:=200}" "${D:=64}" "${NTRAIN:=4000}" "${NT
 C=${C:-100000} D=${D:-512} NTRAIN=${NTRAIN:-200000} NTEST=${NTEST:-100000} NMAX=${NMAX:-200}
 
 info "generating C=$C D=$D train=$NTRAIN test=$NTEST in $work"
-$GEN "$work" --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST" --n-max "$NMAX"
+generate --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST" --n-max "$NMAX"
 cat "$work"/*.h5 >/dev/null  # page cache, as right after extraction
 
 # lt's own upstream output if it made one, else the peer's (noted).

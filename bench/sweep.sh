@@ -19,7 +19,7 @@ names=${names%,}
 files=$(for k in ${KS//,/ }; do printf 'wh%s.h5 ' "$k"; done)
 
 info "generating C=$C D=$D train=$NTRAIN test=$NTEST in $work"
-$GEN "$work" --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST"
+generate --classes "$C" --dim "$D" --train "$NTRAIN" --test "$NTEST"
 cat "$work"/*.h5 >/dev/null  # page cache, as right after extraction
 
 if "$LT/lt-attend" --help 2>&1 | grep -q '{k}'; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# k sweep from the shell: w^h(k) for each k, composed by lt-attend and piped
-# straight into lt-eval; nothing but the prototypes is written to disk.
+# k sweep from the shell in two calls: lt-attend writes w^h(k) for every k at
+# once (the similarities computed once), lt-eval scores them all from one
+# read of the test features. The classifiers go to a temporary folder.
 #
 #   examples/k-sweep/run.sh MODEL.h5 TRAIN_FEATS.h5 TEST_FEATS.h5 [K ...] > sweep.tsv
 #
@@ -28,12 +29,22 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lt-protos -q "$train" -o "$work/protos.h5"
 
+list() { local IFS=,; echo "$*"; }
+sweep() { lt-attend -q --classifier "$model" --protos "$work/protos.h5" -k "$(list "${ks[@]}")" -o "$work/wh{k}.h5" 2>"$work/err"; }
+if ! sweep; then
+  # A k that leaves no source class fails the whole call: the message says
+  # the largest count; keep the k below it.
+  largest=$(sed -n 's/.* has at most \([0-9]*\) training samples.*/\1/p' "$work/err")
+  [ -n "$largest" ] || { cat "$work/err" >&2; exit 1; }
+  kept=()
+  for k in "${ks[@]}"; do
+    if [ "$k" -lt "$largest" ]; then kept+=("$k"); else echo "k-sweep: k=$k skipped: no class has more than $k training samples" >&2; fi
+  done
+  [ ${#kept[@]} -gt 0 ] || { echo "k-sweep: every k leaves no source class" >&2; exit 1; }
+  ks=("${kept[@]}")
+  sweep || { cat "$work/err" >&2; exit 1; }
+fi
+files=()
+for k in "${ks[@]}"; do files+=("$work/wh$k.h5"); done
 echo -e "k\tmany\tmedium\tfew\ttotal"
-for k in "${ks[@]}"; do
-  if ! row=$(lt-attend -q --classifier "$model" --protos "$work/protos.h5" -k "$k" -o - 2>"$work/err" |
-             lt-eval -q "$test" - --names "$k" --format tsv 2>"$work/eval-err" | tail -n +2); then
-    echo "k-sweep: k=$k skipped: $(cat "$work/err" "$work/eval-err" | head -n 1)" >&2
-    continue
-  fi
-  echo "$row"
-done
+lt-eval -q "$test" "${files[@]}" --names "$(list "${ks[@]}")" --format tsv | tail -n +2

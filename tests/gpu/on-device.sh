@@ -13,7 +13,7 @@ mkdir -p "$root"
 for package in "$deps"/*.deb; do dpkg -x "$package" "$root"; done
 lib=$root/usr/lib/x86_64-linux-gnu
 # Also how the linker finds the libraries that OpenCV's libraries need.
-export LD_LIBRARY_PATH=$deps/stubs:$lib:$lib/hdf5/serial:$lib/blas:$lib/lapack${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH=$deps/stubs:$lib:$lib/hdf5/serial:$lib/openblas-openmp:$lib/blas:$lib/lapack${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 torch_prefix=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}
 generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$src/tests/gpu" -B "$build" "${generator[@]}" -DCMAKE_PREFIX_PATH="$torch_prefix" -DDEPS_PREFIX="$root" \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Gathers, on a Debian 12 machine, what the GPU check needs on a GPU machine
 # that has a CUDA LibTorch (a pip PyTorch) but none of lt's other libraries:
-#   DEST/*.deb            HDF5, fmt, CLI11, doctest and OpenCV (core, imgproc,
-#                         imgcodecs) with the image codecs' libraries, and
-#                         libjpeg's and libpng's headers (lt decodes JPEG and
-#                         PNG with them directly)
+#   DEST/*.deb            HDF5, fmt, CLI11, doctest, OpenBLAS (cblas, LAPACK)
+#                         and OpenCV (core, imgproc, imgcodecs) with the image
+#                         codecs' libraries, and libjpeg's and libpng's headers
+#                         (lt decodes JPEG and PNG with them directly)
 #   DEST/stubs/*.so       stand-ins for the libraries that Debian's OpenCV
 #                         links for formats lt never reads (GDAL, DICOM):
 #                         their closure is 200 MB. Each function does
@@ -29,6 +29,7 @@ packages=(
   libopencv-core406 libopencv-imgproc406 libopencv-imgcodecs406
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libtbb12 libtbbmalloc2 liblapack3 libblas3 libgfortran5 libquadmath0
+  libopenblas0-openmp libopenblas-openmp-dev libgomp1
   libjpeg62-turbo libjpeg62-turbo-dev libpng16-16 libpng-dev libwebp7 libtiff6 libopenjp2-7 liblerc4 libjbig0 libdeflate0
   libopenexr-3-1-30 libimath-3-1-29 libglx0 libglvnd0 libx11-6 libxcb1 libxau6 libxdmcp6 libbsd0 libmd0
 )

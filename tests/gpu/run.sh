@@ -18,6 +18,8 @@ for device in cpu cuda; do
   for k in 0 20 100; do
     "$bin/lt-attend" --classifier "$work/d/clf.h5" --protos "$work/p.h5" -k $k --device $device -o "$work/wh$k-$device.h5"
   done
+  "$bin/lt-attend" --classifier "$work/d/clf.h5" --protos "$work/p.h5" -k 0,20,100 --tau 10,1e6 --device $device \
+      -o "$work/sweep{k}-{tau}-$device.h5"
   "$bin/lt-ensemble" "$work/wh0-$device.h5" "$work/wh20-$device.h5" "$work/wh100-$device.h5" -o "$work/ens-$device.h5"
   "$bin/lt-eval" "$work/d/test.h5" "$work/d/clf.h5" "$work/p.h5" "$work/wh20-$device.h5" "$work/ens-$device.h5" \
       --names cosine,protos,wh20,ensemble --format tsv --device $device >"$work/eval-$device.tsv"
@@ -30,6 +32,11 @@ for k in (0, 20, 100):
     b = h5py.File(f"{work}/wh{k}-cuda.h5")["weights"][:]
     print(f"lt-attend -k {k}: max |cpu - cuda| = {np.abs(a - b).max():.2e}")
     assert np.abs(a - b).max() < 1e-5
+    for tau in ("10", "1000000"):
+        a = h5py.File(f"{work}/sweep{k}-{tau}-cpu.h5")["weights"][:]
+        b = h5py.File(f"{work}/sweep{k}-{tau}-cuda.h5")["weights"][:]
+        print(f"lt-attend sweep k={k} tau={tau}: max |cpu - cuda| = {np.abs(a - b).max():.2e}")
+        assert np.abs(a - b).max() < 1e-5
 PY
 echo "lt-eval --device cpu:";  cat "$work/eval-cpu.tsv"
 echo "lt-eval --device cuda:"; cat "$work/eval-cuda.tsv"

@@ -5,7 +5,8 @@
 #include <doctest/doctest.h>
 
 #include "lt/learn/models.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/math/scorer.hpp"
+#include "lt/math_torch/backend.hpp"
 #include "lt/transfer/attend.hpp"
 #include "lt/transfer/eval.hpp"
 
@@ -70,10 +71,37 @@ TEST_CASE("composition on cuda equals composition on cpu") {
     prototypes.counts = classifier.class_counts;
     lt::attend::Settings settings;
     settings.k = 20;
-    auto on_cpu = lt::attend::compose(classifier, prototypes, settings, "cpu");
-    auto on_gpu = lt::attend::compose(classifier, prototypes, settings, "cuda");
+    auto on_cpu = lt::attend::compose(classifier, prototypes, settings, lt::math::cpu_backend());
+    auto on_gpu = lt::attend::compose(classifier, prototypes, settings, lt::math_torch::backend("cuda"));
     for (std::size_t i = 0; i < on_cpu.weights.values.size(); ++i)
         CHECK(on_cpu.weights.values[i] == doctest::Approx(on_gpu.weights.values[i]).epsilon(1e-6));
+    // A large tau takes the double path.
+    settings.tau = 1e6;
+    on_cpu = lt::attend::compose(classifier, prototypes, settings, lt::math::cpu_backend());
+    on_gpu = lt::attend::compose(classifier, prototypes, settings, lt::math_torch::backend("cuda"));
+    for (std::size_t i = 0; i < on_cpu.weights.values.size(); ++i)
+        CHECK(on_cpu.weights.values[i] == doctest::Approx(on_gpu.weights.values[i]).epsilon(1e-6));
+}
+
+TEST_CASE("the top-k scorer on cuda agrees with the OpenBLAS one") {
+    lt::Matrix weights = random_matrix(300, 64, 5), queries = random_matrix(500, 64, 6);
+    lt::math::TopScorer on_cpu(weights.values.data(), 300, 64, true, nullptr, lt::math::cpu_backend(),
+                               lt::math::Screen::never);
+    lt::math::TopScorer on_gpu(weights.values.data(), 300, 64, true, nullptr, lt::math_torch::backend("cuda"));
+    lt::math::QueryBlock block;
+    block.assign(queries.values.data(), 500, 64);
+    lt::math::TopRequest request;
+    request.k = 5;
+    lt::math::TopResult expected, actual;
+    on_cpu.top(block, request, expected);
+    on_gpu.top(block, request, actual);
+    // Scores agree to float rounding; a near tie may order two columns apart.
+    int differ = 0;
+    for (std::size_t i = 0; i < expected.values.size(); ++i) {
+        CHECK(actual.values[i] == doctest::Approx(expected.values[i]).epsilon(1e-5));
+        differ += actual.columns[i] != expected.columns[i];
+    }
+    CHECK(differ <= 4);
 }
 
 TEST_CASE("evaluation on cuda equals evaluation on cpu") {
@@ -117,6 +145,7 @@ int main(int argc, char** argv) {
     // Full-precision products on both sides, so they can be compared.
     at::globalContext().setAllowTF32CuBLAS(false);
     at::globalContext().setAllowTF32CuDNN(false);
+    lt::math_torch::provide();  // --device cuda in lt::eval::evaluate
     doctest::Context context(argc, argv);
     return context.run();
 }

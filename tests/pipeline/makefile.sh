@@ -118,6 +118,13 @@ grep -q "lt-protos" "$WORK/dry.out" && fail "the prototypes would be remade too"
 grep -q "logs/instance-scratch/" "$WORK/dry.out" && fail "the other backbone would be remade too"
 "${MK[@]}" study "${VARS[@]}" >/dev/null 2>&1 || fail "resuming after removing wh20.h5"
 [ -s "$B/clf/wh20.h5" ] || fail "wh20.h5 not remade"
+# The k sweep's classifiers come from one lt-attend call: one removed, that call is made again.
+rm "$B/ksweep/wh5.h5"
+"${MK[@]}" -n study "${VARS[@]}" >"$WORK/dry-sweep.out" 2>&1
+[ "$(grep -c "lt-attend " "$WORK/dry-sweep.out")" = 1 ] && grep -q -- "-k 0,5,20,100 .*ksweep/wh{k}.h5" "$WORK/dry-sweep.out" ||
+  fail "the k sweep is not remade by one lt-attend call: $(grep lt-attend "$WORK/dry-sweep.out")"
+"${MK[@]}" study "${VARS[@]}" >/dev/null 2>&1 || fail "resuming after removing ksweep/wh5.h5"
+[ -s "$B/ksweep/wh5.h5" ] || fail "ksweep/wh5.h5 not remade"
 
 # A failing rule: exit status, no target, the log's exit code.
 bad=$B/clf/wh100000.h5

@@ -2,7 +2,10 @@
 
 #include "lt/base/error.hpp"
 #include "lt/io/lists.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/math/backend.hpp"
+#include "lt/math/memory.hpp"
+#include "lt/math/rows.hpp"
+#include "lt/math/scorer.hpp"
 #include "lt/transfer/attend.hpp"
 
 #include <fmt/format.h>
@@ -16,72 +19,105 @@ namespace lt::compat {
 
 namespace {
 
+const char* kBlockHint = "use a smaller --block-rows";
+constexpr std::int64_t kScoreBytes = std::int64_t{64} << 20;
+
 void check_dimensions(const Classifier& classifier, const Prototypes& prototypes) {
     if (classifier.weights.cols != prototypes.prototypes.cols)
         throw Error(fmt::format("dimension mismatch: the classifier has dimension {}, the prototypes {}",
                                 classifier.weights.cols, prototypes.prototypes.cols));
 }
 
-// cos(p_i, w_j) for every prototype row i and classifier row j, in double.
-at::Tensor cosines(const Classifier& classifier, const Prototypes& prototypes) {
-    check_dimensions(classifier, prototypes);
-    return at::mm(normalize_rows(to_tensor(prototypes.prototypes, at::kDouble)),
-                  normalize_rows(to_tensor(classifier.weights, at::kDouble)).t())
-        .contiguous();
+std::int64_t block_rows(std::int64_t requested, std::int64_t columns) {
+    if (requested > 0) return requested;
+    return std::clamp<std::int64_t>(kScoreBytes / (4 * std::max<std::int64_t>(1, columns)), 256, 4096);
 }
 
 }  // namespace
 
-MismatchReport mismatches(const Classifier& classifier, const Prototypes& prototypes) {
-    at::Tensor similarity = cosines(classifier, prototypes);
-    std::map<std::int64_t, std::int64_t> w_row;
-    for (std::size_t j = 0; j < classifier.class_ids.size(); ++j) w_row[classifier.class_ids[j]] = j;
-    const double* values = similarity.data_ptr<double>();
-    const std::int64_t columns = similarity.size(1);
+MismatchReport mismatches(const Classifier& classifier, const Prototypes& prototypes, std::int64_t block_rows_requested) {
+    check_dimensions(classifier, prototypes);
+    const std::int64_t dim = classifier.weights.cols, rows = prototypes.prototypes.rows;
+    math::TopScorer scorer(classifier.weights.values.data(), classifier.weights.rows, dim, /*cosine=*/true, nullptr,
+                           math::cpu_backend());
+    const ClassIndex own(classifier.class_ids);
+    const std::int64_t block = block_rows(block_rows_requested, classifier.weights.rows);
+    std::vector<std::int64_t> own_columns;
+    math::QueryBlock queries;
+    math::TopResult result;
+    math::TopRequest request;
+    request.k = 1;
+    request.label_values = true;
     MismatchReport report;
-    for (std::size_t i = 0; i < prototypes.class_ids.size(); ++i) {
-        auto own = w_row.find(prototypes.class_ids[i]);
-        if (own == w_row.end()) continue;  // a new class: nothing to compare with
-        ++report.compared;
-        const double* row = values + i * columns;
-        std::int64_t best = std::max_element(row, row + columns) - row;
-        if (row[own->second] < row[best])
-            report.mismatches.push_back({prototypes.class_ids[i], classifier.class_ids[best]});
+    for (std::int64_t first = 0; first < rows; first += block) {
+        const std::int64_t count = std::min(block, rows - first);
+        own_columns.resize(static_cast<std::size_t>(count));
+        for (std::int64_t r = 0; r < count; ++r) own_columns[r] = own.row(prototypes.class_ids[first + r]);
+        request.label_columns = own_columns.data();
+        queries.assign(prototypes.prototypes.row(first), count, dim);
+        scorer.top(queries, request, result);
+        for (std::int64_t r = 0; r < count; ++r) {
+            if (own_columns[r] < 0) continue;  // a new class: nothing to compare with
+            ++report.compared;
+            // The first maximum; a tie with the own row counts as a match.
+            if (result.label_value[r] < result.values[r])
+                report.mismatches.push_back({prototypes.class_ids[first + r], classifier.class_ids[result.columns[r]]});
+        }
     }
     if (report.compared == 0) throw Error("the classifier and the prototypes have no class in common");
     return report;
 }
 
-std::vector<double> sharpness(const Classifier& classifier, const Prototypes& prototypes) {
-    at::Tensor sorted = std::get<0>(cosines(classifier, prototypes).sort(1, /*descending=*/true));
-    at::Tensor mean = sorted.mean(0).contiguous();
-    return std::vector<double>(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel());
+std::vector<double> sharpness(const Classifier& classifier, const Prototypes& prototypes, std::int64_t block_rows_requested) {
+    check_dimensions(classifier, prototypes);
+    const std::int64_t dim = classifier.weights.cols, rows = prototypes.prototypes.rows;
+    const std::int64_t columns = classifier.weights.rows;
+    std::vector<float> weights(classifier.weights.values), queries;
+    math::normalize_rows(weights.data(), columns, dim);
+    const auto operand = math::cpu_backend().keep(weights.data(), columns, dim);
+    const std::int64_t block = block_rows(block_rows_requested, columns);
+    std::vector<float> scores;
+    math::allocate(scores, static_cast<std::size_t>(std::min(block, rows) * columns), "a block of cosines", kBlockHint);
+    std::vector<double> sums(static_cast<std::size_t>(columns), 0.0);
+    for (std::int64_t first = 0; first < rows; first += block) {
+        const std::int64_t count = std::min(block, rows - first);
+        queries.assign(prototypes.prototypes.row(first), prototypes.prototypes.row(first) + count * dim);
+        math::normalize_rows(queries.data(), count, dim);
+        math::cpu_backend().multiply_transposed(queries.data(), count, *operand, scores.data());
+        math::parallel_for(count, 4, [&](std::int64_t begin, std::int64_t end) {
+            std::vector<std::uint32_t> scratch;
+            for (std::int64_t r = begin; r < end; ++r) math::sort_decreasing(scores.data() + r * columns, columns, scratch);
+        });
+        // Each rank summed in row order, whatever the threads: the same curve every time.
+        math::parallel_for(columns, 256, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = 0; r < count; ++r) {
+                const float* row = scores.data() + r * columns;
+                for (std::int64_t j = begin; j < end; ++j) sums[j] += row[j];
+            }
+        });
+    }
+    for (auto& sum : sums) sum /= static_cast<double>(rows);
+    return sums;
 }
 
 std::vector<Neighbour> neighbours(const Classifier& classifier, const Prototypes& prototypes, std::int64_t count,
-                                  double tau, std::optional<std::int64_t> only_class) {
+                                  double tau, std::optional<std::int64_t> only_class, std::int64_t block_rows) {
     check_dimensions(classifier, prototypes);
+    if (only_class && !ClassIndex(prototypes.class_ids).contains(*only_class))
+        throw Error(fmt::format("--class {}: the prototypes have no such class", *only_class));
     attend::Settings settings;
     settings.k = 0;  // every class is a source (Fig. 3)
     settings.tau = tau;
     settings.mode = "p2w";
-    attend::Attention attention = attend::attention(classifier, prototypes, settings);
-    const std::size_t sources = attention.source_ids.size();
     std::vector<Neighbour> result;
-    bool found = false;
-    for (std::size_t q = 0; q < attention.query_ids.size(); ++q) {
-        if (only_class && attention.query_ids[q] != *only_class) continue;
-        found = true;
-        const double* row = attention.weights.data() + q * sources;
-        std::vector<std::size_t> order(sources);
-        std::iota(order.begin(), order.end(), 0);
-        // Highest weight first; equal weights by class id, for stable output.
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return row[a] > row[b]; });
-        for (std::int64_t r = 0; r < std::min<std::int64_t>(count, sources); ++r)
-            result.push_back({attention.query_ids[q], r + 1, attention.source_ids[order[r]], row[order[r]]});
-    }
-    if (only_class && !found)
-        throw Error(fmt::format("--class {}: the prototypes have no such class", *only_class));
+    const std::vector<std::int64_t> only = only_class ? std::vector<std::int64_t>{*only_class} : std::vector<std::int64_t>{};
+    attend::top_attention(
+        classifier, prototypes, settings, count,
+        [&](const attend::Neighbours& found) {
+            for (std::size_t r = 0; r < found.source_ids.size(); ++r)
+                result.push_back({found.query_id, static_cast<std::int64_t>(r) + 1, found.source_ids[r], found.weights[r]});
+        },
+        only_class ? &only : nullptr, block_rows);
     return result;
 }
 
@@ -101,10 +137,14 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--tau", tau, "Attention temperature for --neighbours")
         ->check(cli::NonNegative)
         ->capture_default_str();
+    app.add_option("--block-rows", block_rows, "Prototypes compared at a time (0 = as many as 64 MiB of scores hold)")
+        ->check(cli::NonNegative)
+        ->type_name("N")
+        ->capture_default_str();
 }
 
 void run(const Options& options, const Compute& compute) {
-    use_threads(compute.threads);
+    math::use(compute);
     if (!options.mismatch && !options.sharpness && options.neighbours == 0)
         throw UsageError("nothing to do: give --mismatch, --sharpness and/or --neighbours N");
     if (options.class_id && options.neighbours == 0) throw UsageError("--class needs --neighbours N");
@@ -123,7 +163,7 @@ void run(const Options& options, const Compute& compute) {
     // Compute everything before printing, so a failure prints nothing.
     std::string text;
     if (options.mismatch) {
-        MismatchReport report = mismatches(classifier, prototypes);
+        MismatchReport report = mismatches(classifier, prototypes, options.block_rows);
         text += fmt::format("mismatches\t{}\t{}\n", report.mismatches.size(), report.compared);
         text += names.empty() ? "class_id\tclosest_class_id\n" : "class_id\tclosest_class_id\tclass_name\tclosest_name\n";
         for (const auto& m : report.mismatches)
@@ -133,13 +173,14 @@ void run(const Options& options, const Compute& compute) {
     }
     if (options.sharpness) {
         text += "rank\tmean_cosine\n";
-        auto curve = sharpness(classifier, prototypes);
+        auto curve = sharpness(classifier, prototypes, options.block_rows);
         for (std::size_t r = 0; r < curve.size(); ++r) text += fmt::format("{}\t{}\n", r + 1, curve[r]);
     }
     if (options.neighbours > 0) {
         text += names.empty() ? "class_id\trank\tneighbour_id\tscore\n"
                               : "class_id\trank\tneighbour_id\tscore\tclass_name\tneighbour_name\n";
-        for (const auto& n : neighbours(classifier, prototypes, options.neighbours, options.tau, options.class_id))
+        for (const auto& n :
+             neighbours(classifier, prototypes, options.neighbours, options.tau, options.class_id, options.block_rows))
             text += names.empty() ? fmt::format("{}\t{}\t{}\t{}\n", n.class_id, n.rank, n.neighbour_id, n.score)
                                   : fmt::format("{}\t{}\t{}\t{}\t{}\t{}\n", n.class_id, n.rank, n.neighbour_id,
                                                 n.score, name_of(n.class_id), name_of(n.neighbour_id));

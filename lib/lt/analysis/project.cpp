@@ -6,7 +6,8 @@
 #include "lt/base/log.hpp"
 #include "lt/base/random.hpp"
 #include "lt/io/lists.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/math/backend.hpp"
+#include "lt/math/blas.hpp"
 #include "lt/transfer/attend.hpp"
 
 #include <fmt/format.h>
@@ -20,12 +21,6 @@
 namespace lt::project {
 
 namespace {
-
-std::map<std::int64_t, std::int64_t> row_of(const std::vector<std::int64_t>& class_ids) {
-    std::map<std::int64_t, std::int64_t> rows;
-    for (std::size_t i = 0; i < class_ids.size(); ++i) rows[class_ids[i]] = static_cast<std::int64_t>(i);
-    return rows;
-}
 
 void append_unit_row(Matrix& rows, const float* row) {
     double norm = 0;
@@ -60,68 +55,128 @@ std::int64_t choose_class(const Classifier& classifier, const std::vector<std::i
 
 std::vector<double> pca2(const Matrix& rows, double explained[2]) {
     if (rows.rows < 2) throw Error("a projection needs at least two points");
-    at::Tensor x = to_tensor(rows, at::kDouble);
-    x = x - x.mean(0, /*keepdim=*/true);
-    auto [u, s, vh] = at::linalg_svd(x, /*full_matrices=*/false);
-    at::Tensor components = vh.narrow(0, 0, std::min<std::int64_t>(2, vh.size(0))).clone();
-    // sign: each component's largest loading is positive (deterministic output)
-    for (std::int64_t c = 0; c < components.size(0); ++c) {
-        at::Tensor row = components[c];
-        if (row[row.abs().argmax()].item<double>() < 0) components[c] = -row;
+    const std::int64_t n = rows.rows, d = rows.cols;
+    std::vector<double> x(rows.values.begin(), rows.values.end());
+    for (std::int64_t c = 0; c < d; ++c) {
+        double mean = 0;
+        for (std::int64_t r = 0; r < n; ++r) mean += x[r * d + c];
+        mean /= static_cast<double>(n);
+        for (std::int64_t r = 0; r < n; ++r) x[r * d + c] -= mean;
     }
-    at::Tensor variance = s * s;
-    double total = variance.sum().item<double>();
-    for (int c = 0; c < 2; ++c)
-        explained[c] = (c < variance.size(0) && total > 0) ? variance[c].item<double>() / total : 0.0;
-    at::Tensor projected = at::mm(x, components.t());
-    if (projected.size(1) < 2) projected = at::cat({projected, at::zeros({projected.size(0), 1}, at::kDouble)}, 1);
-    projected = projected.contiguous();
-    return std::vector<double>(projected.data_ptr<double>(), projected.data_ptr<double>() + projected.numel());
+    // The principal directions are the top eigenvectors of X^T X; with fewer
+    // points than dimensions, those of the smaller X X^T give them as
+    // v = X^T u / sigma.
+    const bool by_points = n <= d;
+    const std::int64_t order = by_points ? n : d;
+    std::vector<double> gram(static_cast<std::size_t>(order * order)), values(static_cast<std::size_t>(order));
+    if (by_points) {
+        math::gemm_nt(n, n, d, x.data(), d, x.data(), d, gram.data(), n);
+    } else {
+        std::vector<double> xt(static_cast<std::size_t>(d * n));
+        for (std::int64_t r = 0; r < n; ++r)
+            for (std::int64_t c = 0; c < d; ++c) xt[c * n + r] = x[r * d + c];
+        math::gemm_nt(d, d, n, xt.data(), n, xt.data(), n, gram.data(), d);
+    }
+    math::symmetric_eigen(order, gram.data(), values.data());
+    double total = 0;
+    for (auto value : values) total += std::max(value, 0.0);
+    const int components = static_cast<int>(std::min<std::int64_t>(2, order));
+    std::vector<double> axes(static_cast<std::size_t>(2 * d), 0.0);  // 2 x d, zero past the components
+    for (int c = 0; c < components; ++c) {
+        const std::int64_t index = order - 1 - c;  // eigenvalues come in increasing order
+        const double variance = std::max(values[static_cast<std::size_t>(index)], 0.0);
+        explained[c] = total > 0 ? variance / total : 0.0;
+        double* axis = axes.data() + c * d;
+        const double* vector = gram.data() + index * order;
+        if (by_points) {
+            const double sigma = std::sqrt(variance);
+            if (sigma > 0)
+                for (std::int64_t r = 0; r < n; ++r)
+                    for (std::int64_t k = 0; k < d; ++k) axis[k] += x[r * d + k] * vector[r] / sigma;
+        } else {
+            std::copy(vector, vector + d, axis);
+        }
+        // sign: each component's largest loading is positive (deterministic output)
+        std::int64_t largest = 0;
+        for (std::int64_t k = 1; k < d; ++k)
+            if (std::abs(axis[k]) > std::abs(axis[largest])) largest = k;
+        if (axis[largest] < 0)
+            for (std::int64_t k = 0; k < d; ++k) axis[k] = -axis[k];
+    }
+    for (int c = components; c < 2; ++c) explained[c] = 0.0;
+    std::vector<double> projected(static_cast<std::size_t>(2 * n));
+    math::gemm_nt(n, 2, d, x.data(), d, axes.data(), d, projected.data(), 2);
+    return projected;
 }
 
-View compute(const Matrix& samples, const std::vector<std::int64_t>& labels, const Classifier& classifier,
-             const Prototypes& prototypes, const Classifier& final_classifier, const Settings& settings) {
+View compute(const FeaturesReader& features, const Classifier& classifier, const Prototypes& prototypes,
+             const Classifier* final_classifier, const Settings& settings) {
     View view;
+    const auto& labels = features.labels();
     const std::int64_t chosen = choose_class(classifier, labels, settings);
-    auto w_row = row_of(classifier.class_ids), p_row = row_of(prototypes.class_ids),
-         f_row = row_of(final_classifier.class_ids);
-    if (!w_row.count(chosen) || !p_row.count(chosen))
+    const ClassIndex w_row(classifier.class_ids), p_row(prototypes.class_ids);
+    if (!w_row.contains(chosen) || !p_row.contains(chosen))
         throw Error(fmt::format("class {} needs a classifier row and a prototype", chosen));
     view.classes.push_back(chosen);
     for (const auto& n : compat::neighbours(classifier, prototypes, settings.neighbours + 1, settings.tau, chosen))
         if (n.neighbour_id != chosen && static_cast<std::int64_t>(view.classes.size()) <= settings.neighbours)
             view.classes.push_back(n.neighbour_id);
-    for (auto id : view.classes) view.counts.push_back(classifier.class_counts[w_row.at(id)]);
+    for (auto id : view.classes) view.counts.push_back(classifier.class_counts[static_cast<std::size_t>(w_row.row(id))]);
+    Classifier built;
+    if (!final_classifier) {
+        // w^h(k) of the classes shown only.
+        attend::Settings compose;
+        compose.k = settings.k;
+        compose.tau = settings.tau;
+        built = attend::compose_rows(classifier, prototypes, compose, view.classes);
+        final_classifier = &built;
+    }
+    const ClassIndex f_row(final_classifier->class_ids);
 
-    // Points: samples of each class (seeded subsample), then per class its
-    // prototype, classifier row and final row.
-    Matrix rows(0, samples.cols);
-    rows.values.reserve(static_cast<std::size_t>(samples.cols) * 1024);
-    std::vector<Point> points;
+    // Samples of each class (seeded subsample), in file order per class.
     Rng rng = make_rng(settings.seed, {0x73616d70});
+    std::vector<std::vector<std::int64_t>> members(view.classes.size());
     for (std::size_t slot = 0; slot < view.classes.size(); ++slot) {
-        std::vector<std::int64_t> members;
         for (std::size_t r = 0; r < labels.size(); ++r)
-            if (labels[r] == view.classes[slot]) members.push_back(static_cast<std::int64_t>(r));
-        if (static_cast<std::int64_t>(members.size()) > settings.max_samples) {
-            shuffle(members, rng);
-            members.resize(static_cast<std::size_t>(settings.max_samples));
-            std::sort(members.begin(), members.end());
+            if (labels[r] == view.classes[slot]) members[slot].push_back(static_cast<std::int64_t>(r));
+        if (static_cast<std::int64_t>(members[slot].size()) > settings.max_samples) {
+            shuffle(members[slot], rng);
+            members[slot].resize(static_cast<std::size_t>(settings.max_samples));
+            std::sort(members[slot].begin(), members[slot].end());
         }
-        if (members.empty()) log::warn("class {} has no samples in the features", view.classes[slot]);
-        for (auto r : members) {
-            append_unit_row(rows, samples.row(r));
+        if (members[slot].empty()) log::warn("class {} has no samples in the features", view.classes[slot]);
+    }
+    // The rows shown, read by streaming every block of the file once.
+    std::map<std::int64_t, std::vector<float>> shown;
+    for (const auto& rows_of_class : members)
+        for (auto r : rows_of_class) shown[r];
+    const std::int64_t dim = features.dim();
+    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows : features.chunk_rows();
+    std::vector<float> buffer(static_cast<std::size_t>(std::min(block, features.rows()) * dim));
+    for (std::int64_t first = 0; first < features.rows(); first += block) {
+        const std::int64_t count = std::min(block, features.rows() - first);
+        features.read(first, count, buffer.data());
+        for (auto it = shown.lower_bound(first); it != shown.end() && it->first < first + count; ++it)
+            it->second.assign(buffer.data() + (it->first - first) * dim, buffer.data() + (it->first - first + 1) * dim);
+    }
+
+    // Points: samples of each class, then per class its prototype,
+    // classifier row and final row.
+    Matrix rows(0, dim);
+    std::vector<Point> points;
+    for (std::size_t slot = 0; slot < view.classes.size(); ++slot)
+        for (auto r : members[slot]) {
+            append_unit_row(rows, shown.at(r).data());
             points.push_back({"sample", static_cast<int>(slot), view.classes[slot]});
         }
-    }
     for (std::size_t slot = 0; slot < view.classes.size(); ++slot) {
         std::int64_t id = view.classes[slot];
-        append_unit_row(rows, prototypes.prototypes.row(p_row.at(id)));
+        append_unit_row(rows, prototypes.prototypes.row(p_row.row(id)));
         points.push_back({"prototype", static_cast<int>(slot), id});
-        append_unit_row(rows, classifier.weights.row(w_row.at(id)));
+        append_unit_row(rows, classifier.weights.row(w_row.row(id)));
         points.push_back({"classifier", static_cast<int>(slot), id});
-        if (f_row.count(id)) {
-            append_unit_row(rows, final_classifier.weights.row(f_row.at(id)));
+        if (f_row.contains(id)) {
+            append_unit_row(rows, final_classifier->weights.row(f_row.row(id)));
             points.push_back({"final", static_cast<int>(slot), id});
         }
     }
@@ -142,7 +197,7 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--protos", protos, "Prototypes file")->required()->type_name("FILE");
     app.add_option("--final", final_classifier, "Final (composed) classifier (default: w^h(k) built here)")
         ->type_name("FILE");
-    app.add_option("-k", k, "k of the w^h(k) built when --final is not given")
+    app.add_option("-k", settings.k, "k of the w^h(k) built when --final is not given")
         ->check(cli::NonNegative)
         ->capture_default_str();
     app.add_option("--class", settings.class_id, "Class to show (default: a seeded random few-shot class)")
@@ -159,14 +214,16 @@ void Options::add_to(CLI::App& app) {
         ->capture_default_str();
     app.add_option("--tau", settings.tau, "Attention temperature")->check(cli::NonNegative)->capture_default_str();
     app.add_option("--class-names", class_names, "classes.txt, for a class_name column")->type_name("FILE");
+    app.add_option("--block-rows", settings.block_rows, "Feature rows read at a time (0 = about 32 MiB of them)")
+        ->check(cli::NonNegative)
+        ->type_name("N")
+        ->capture_default_str();
     seed.add_to(app);
 }
 
 void run(const Options& options, const Compute& compute) {
-    use_threads(compute.threads);
+    math::use(compute);
     FeaturesReader features(options.features);
-    Matrix samples(features.rows(), features.dim());
-    features.read(0, features.rows(), samples.values.data());
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "--classifier");
     h5::InputFile prototypes_file(options.protos);
@@ -181,15 +238,12 @@ void run(const Options& options, const Compute& compute) {
         final_classifier = read_single_classifier(final_file, "--final");
         final_name = final_file.file_name();
     } else {
-        attend::Settings compose;
-        compose.k = options.k;
-        compose.tau = options.settings.tau;
-        final_classifier = attend::compose(classifier, prototypes, compose);
-        final_name = fmt::format("w^h({})", options.k);
+        final_name = fmt::format("w^h({})", options.settings.k);
     }
     Settings settings = options.settings;
     settings.seed = options.seed.seed;
-    View view = project::compute(samples, features.labels(), classifier, prototypes, final_classifier, settings);
+    View view = project::compute(features, classifier, prototypes,
+                                 options.final_classifier.empty() ? nullptr : &final_classifier, settings);
 
     std::vector<std::string> names;
     if (!options.class_names.empty()) names = read_classes(options.class_names);

@@ -3,7 +3,9 @@
 // samples (validation features), prototypes, learned classifier rows and
 // final (composed) classifier rows, all as unit vectors, projected on the
 // two first principal components of those points. Written as TSV for
-// gnuplot (share/plots/projection.gp).
+// gnuplot (share/plots/projection.gp). The features are streamed in blocks
+// and only the rows shown are kept: peak memory is about 4 (4 C D + B D)
+// bytes besides the few hundred points.
 #pragma once
 
 #include "lt/cli/cli.hpp"
@@ -37,6 +39,8 @@ struct Settings {
     std::int64_t max_samples = 200;         // per class, seeded subsample beyond
     double tau = 10.0;
     std::uint64_t seed = 0;
+    std::int64_t k = 20;           // of the final classifier w^h(k) built when none is given
+    std::int64_t block_rows = 0;   // feature rows read at a time; 0: about 32 MiB of them
 };
 
 // The class the view is centred on: settings.class_id, or a seeded random
@@ -45,9 +49,10 @@ struct Settings {
 std::int64_t choose_class(const Classifier& classifier, const std::vector<std::int64_t>& sample_labels,
                           const Settings& settings);
 
-// Rows are unit vectors; samples are rows of `samples` with `labels`.
-View compute(const Matrix& samples, const std::vector<std::int64_t>& labels, const Classifier& classifier,
-             const Prototypes& prototypes, const Classifier& final_classifier, const Settings& settings);
+// Rows are unit vectors; the samples are rows of `features`. Without a
+// final classifier, w^h(settings.k) is composed for the classes shown.
+View compute(const FeaturesReader& features, const Classifier& classifier, const Prototypes& prototypes,
+             const Classifier* final_classifier, const Settings& settings);
 
 // Projection of centred rows on their two first principal components (SVD,
 // signs fixed so that each component's largest loading is positive).
@@ -56,7 +61,6 @@ std::vector<double> pca2(const Matrix& rows, double explained[2]);
 
 struct Options {
     std::string features, classifier, protos, final_classifier, class_names;
-    std::int64_t k = 20;
     Settings settings;
     cli::SeedOption seed;
     void add_to(CLI::App& app);

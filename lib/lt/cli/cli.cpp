@@ -221,7 +221,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     } catch (const Error& error) {
         return fail(1, error.what(), error.hint());
     } catch (const std::bad_alloc&) {
-        return fail(1, "out of memory");
+        return fail(1, "out of memory", "free memory, or give a smaller --block-rows where the tool has one");
     } catch (const std::exception& error) {
         return fail(1, first_line(error.what()));
     }

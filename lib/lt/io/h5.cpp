@@ -27,7 +27,7 @@ namespace {
 
 // Paths of temporary outputs not yet committed, for the signal handler. Fixed
 // storage because a handler may only call async-signal-safe functions.
-constexpr int kMaxTemporaries = 16;
+constexpr int kMaxTemporaries = 256;  // lt-attend writes one output per value of a sweep
 std::array<char[4096], kMaxTemporaries> temporaries{};
 
 void register_temporary(const std::string& path) {
@@ -761,10 +761,34 @@ OutputFile::~OutputFile() {
     }
 }
 
-void OutputFile::commit() {
-    if (committed_) return;
+void OutputFile::finish() { finish(/*sync=*/true); }
+
+void OutputFile::finish(bool sync) {
+    if (committed_ || finished_) return;
     write_provenance(*this, target_);
     checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
+    if (to_stdout_) {
+        finished_ = true;  // written out by commit()
+        return;
+    }
+    handle_.reset();
+    hid_t file = file_->get();
+    herr_t closed = H5Fclose(file);
+    *file_ = Handle();  // already closed
+    if (closed < 0) throw Error("cannot finish " + target_ + " (disk full?)");
+    if (sync) {
+        int descriptor = open(temporary_.c_str(), O_RDONLY);
+        if (descriptor >= 0) {
+            fsync(descriptor);
+            close(descriptor);
+        }
+    }
+    finished_ = true;
+}
+
+void OutputFile::commit() {
+    if (committed_) return;
+    finish();
     if (to_stdout_) {
         ssize_t size = H5Fget_file_image(file_->get(), nullptr, 0);
         if (size < 0) throw Error("cannot build the output file image");
@@ -777,20 +801,29 @@ void OutputFile::commit() {
         committed_ = true;
         return;
     }
-    handle_.reset();
-    hid_t file = file_->get();
-    herr_t closed = H5Fclose(file);
-    *file_ = Handle();  // already closed
-    if (closed < 0) throw Error("cannot finish " + target_ + " (disk full?)");
-    int descriptor = open(temporary_.c_str(), O_RDONLY);
-    if (descriptor >= 0) {
-        fsync(descriptor);
-        close(descriptor);
-    }
     if (std::rename(temporary_.c_str(), target_.c_str()) != 0)
         throw Error(fmt::format("cannot write {}: {}", target_, std::strerror(errno)));
     unregister_temporary(temporary_);
     committed_ = true;
+}
+
+void commit_together(const std::vector<OutputFile*>& outputs) {
+    for (OutputFile* output : outputs) output->finish(/*sync=*/false);
+    // Every file's write-back is started before any is waited for: one wait
+    // for all of them, not one after another.
+    std::vector<int> descriptors;
+    for (OutputFile* output : outputs) {
+        if (output->to_stdout_) continue;
+        int descriptor = open(output->temporary_.c_str(), O_RDONLY);
+        if (descriptor < 0) continue;
+        sync_file_range(descriptor, 0, 0, SYNC_FILE_RANGE_WRITE);
+        descriptors.push_back(descriptor);
+    }
+    for (int descriptor : descriptors) {
+        fsync(descriptor);
+        close(descriptor);
+    }
+    for (OutputFile* output : outputs) output->commit();
 }
 
 void install_cleanup_on_signals() {

@@ -133,6 +133,9 @@ private:
     std::vector<char> image_;  // stdin bytes; HDF5 reads them in place
 };
 
+class OutputFile;
+void commit_together(const std::vector<OutputFile*>& outputs);
+
 // A file written atomically: built at <dir>/.<name>.tmp.<pid> (or in memory
 // for "-"), then renamed into place by commit(). Root attributes lt_schema,
 // lt_schema_version and lt_type are written at construction, provenance
@@ -142,11 +145,21 @@ public:
     OutputFile(const std::string& path, const std::string& lt_type);
     ~OutputFile();
     void commit();
+    // Completes the temporary file (provenance, flushed, synced to disk)
+    // without renaming it into place: what commit() does first.
+    void finish();
 
 private:
+    void finish(bool sync);
+    friend void commit_together(const std::vector<OutputFile*>& outputs);
     std::string target_, temporary_;
-    bool to_stdout_ = false, committed_ = false;
+    bool to_stdout_ = false, committed_ = false, finished_ = false;
 };
+
+// Several outputs of one run (a sweep), all or none: every file is
+// completed and synced first, then they are renamed into place one after
+// another, so a failure while writing leaves none of them.
+void commit_together(const std::vector<OutputFile*>& outputs);
 
 // Removes the temporary files of uncommitted outputs when the process is
 // interrupted (SIGINT, SIGTERM, SIGHUP, SIGPIPE). Installed by cli::run_tool.

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <set>
 
 namespace lt {
@@ -83,13 +85,39 @@ void collect_members(const h5::Group& group, std::vector<Classifier>& members) {
 
 std::string format_number(double value) { return fmt::format("{}", value); }
 
+// Index of the first NaN or infinity of values, or count: the exponent bits
+// of every float are tested in a loop that vectorises, then the culprit is
+// found.
+std::size_t first_non_finite(const float* values, std::size_t count) {
+    constexpr std::size_t kStep = 4096;
+    for (std::size_t start = 0; start < count; start += kStep) {
+        const std::size_t end = std::min(count, start + kStep);
+        std::uint32_t all_ones = 0;
+        for (std::size_t i = start; i < end; ++i) {
+            std::uint32_t bits;
+            std::memcpy(&bits, values + i, 4);
+            all_ones |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+        }
+        if (all_ones)
+            for (std::size_t i = start; i < end; ++i)
+                if (!std::isfinite(values[i])) return i;
+    }
+    return count;
+}
+
 // Writers refuse NaN/Inf too: finite inputs must give finite outputs, and a
 // file is never written with a silent NaN (which would be a bug in lt).
+void check_finite_output(const float* values, std::int64_t rows, std::int64_t cols, std::int64_t first_row,
+                         const std::string& where) {
+    const auto count = static_cast<std::size_t>(rows * cols);
+    const std::size_t bad = first_non_finite(values, count);
+    if (bad < count)
+        fail(fmt::format("internal error: {} would hold a non-finite value in row {}; nothing was written", where,
+                         first_row + static_cast<std::int64_t>(bad) / std::max<std::int64_t>(1, cols)));
+}
+
 void check_finite_output(const Matrix& matrix, const std::string& where) {
-    for (std::size_t i = 0; i < matrix.values.size(); ++i)
-        if (!std::isfinite(matrix.values[i]))
-            fail(fmt::format("internal error: {} would hold a non-finite value in row {}; nothing was written",
-                             where, static_cast<std::int64_t>(i) / std::max<std::int64_t>(1, matrix.cols)));
+    check_finite_output(matrix.values.data(), matrix.rows, matrix.cols, 0, where);
 }
 
 }  // namespace
@@ -103,8 +131,70 @@ void check_unique_class_ids(const std::vector<std::int64_t>& class_ids, const st
 }
 
 void check_finite(const float* values, std::size_t count, const std::string& where) {
-    for (std::size_t i = 0; i < count; ++i)
-        if (!std::isfinite(values[i])) fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) at element {}", where, i));
+    const std::size_t bad = first_non_finite(values, count);
+    if (bad < count)
+        fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) at element {}",
+                         where, bad));
+}
+
+// ---------------------------------------------------------------- class ids
+
+ClassIndex::ClassIndex(std::vector<std::int64_t> class_ids) : ids_(std::move(class_ids)) {
+    std::int64_t largest = -1;
+    bool negative = false;
+    for (auto id : ids_) {
+        largest = std::max(largest, id);
+        negative |= id < 0;
+    }
+    // Ids are usually 0..C-1: a table of rows by id is then the fastest.
+    const bool dense = !negative && largest < 4 * static_cast<std::int64_t>(ids_.size()) + 1024;
+    if (dense) dense_.assign(static_cast<std::size_t>(largest + 1), kNone);
+    for (std::size_t i = 0; i < ids_.size(); ++i) {
+        if (dense) dense_[static_cast<std::size_t>(ids_[i])] = static_cast<std::int64_t>(i);
+        else sparse_[ids_[i]] = static_cast<std::int64_t>(i);
+    }
+}
+
+std::int64_t ClassIndex::row(std::int64_t id) const {
+    if (!sparse_.empty()) {
+        auto found = sparse_.find(id);
+        return found == sparse_.end() ? kNone : found->second;
+    }
+    return id >= 0 && id < static_cast<std::int64_t>(dense_.size()) ? dense_[static_cast<std::size_t>(id)] : kNone;
+}
+
+std::vector<std::int64_t> ClassIndex::rows(const std::vector<std::int64_t>& ids) const {
+    std::vector<std::int64_t> result;
+    result.reserve(ids.size());
+    for (auto id : ids) result.push_back(row(id));
+    return result;
+}
+
+std::optional<std::int64_t> ClassIndex::first_missing(const std::vector<std::int64_t>& ids) const {
+    for (auto id : ids)
+        if (!contains(id)) return id;
+    return std::nullopt;
+}
+
+bool ClassIndex::same_ids(const ClassIndex& other) const {
+    if (size() != other.size()) return false;
+    return !other.first_missing(ids_);
+}
+
+std::vector<std::int64_t> union_ids(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+    std::vector<std::int64_t> all(a);
+    all.insert(all.end(), b.begin(), b.end());
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    return all;
+}
+
+std::vector<std::int64_t> common_ids(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+    std::vector<std::int64_t> sorted_a(a), sorted_b(b), both;
+    std::sort(sorted_a.begin(), sorted_a.end());
+    std::sort(sorted_b.begin(), sorted_b.end());
+    std::set_intersection(sorted_a.begin(), sorted_a.end(), sorted_b.begin(), sorted_b.end(), std::back_inserter(both));
+    return both;
 }
 
 // ---------------------------------------------------------------- features
@@ -147,10 +237,11 @@ std::int64_t FeaturesReader::chunk_rows() const {
 
 void FeaturesReader::read(std::int64_t first, std::int64_t count, float* out) const {
     file_.read_rows("features", first, count, out);
-    for (std::int64_t i = 0; i < count * dim_; ++i)
-        if (!std::isfinite(out[i]))
-            fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) in row {}", file_.where("features"),
-                             first + i / dim_));
+    const auto values = static_cast<std::size_t>(count * dim_);
+    const std::size_t bad = first_non_finite(out, values);
+    if (bad < values)
+        fail(fmt::format("{} holds a non-finite value (NaN, Inf, or a float64 beyond float32 range) in row {}",
+                         file_.where("features"), first + static_cast<std::int64_t>(bad) / dim_));
 }
 
 FeaturesWriter::FeaturesWriter(h5::OutputFile& out, std::int64_t dim, bool with_ids, const std::string& split)
@@ -239,9 +330,10 @@ Classifier read_classifier_group(const h5::Group& group) {
     return classifier;
 }
 
-void write_classifier_group(h5::Group& group, const Classifier& classifier) {
-    check_finite_output(classifier.weights, group.where("weights"));
-    group.write_floats("weights", classifier.weights.values, {classifier.weights.rows, classifier.weights.cols});
+namespace {
+
+// Everything of a classifier group but its weights.
+void write_classifier_details(h5::Group& group, const Classifier& classifier) {
     group.write_ints("class_ids", classifier.class_ids);
     group.write_ints("class_counts", classifier.class_counts);
     group.set_attr("kind", classifier.kind);
@@ -254,6 +346,35 @@ void write_classifier_group(h5::Group& group, const Classifier& classifier) {
         else if (name == "tau") group.set_attr(name, std::stod(value));
         else group.set_attr(name, value);
     }
+}
+
+}  // namespace
+
+void write_classifier_group(h5::Group& group, const Classifier& classifier) {
+    check_finite_output(classifier.weights, group.where("weights"));
+    group.write_floats("weights", classifier.weights.values, {classifier.weights.rows, classifier.weights.cols});
+    write_classifier_details(group, classifier);
+}
+
+ClassifierWriter::ClassifierWriter(h5::Group& group, std::int64_t dim, std::int64_t expected_rows)
+    : group_(group), dim_(dim) {
+    // Chunks of about 1 MiB, as features: appends stay cheap.
+    const std::int64_t chunk_rows =
+        std::clamp<std::int64_t>((std::int64_t{1} << 20) / (4 * std::max<std::int64_t>(1, dim)), 1,
+                                 std::max<std::int64_t>(1, expected_rows));
+    group_.create_extendible_floats("weights", dim, chunk_rows);
+}
+
+void ClassifierWriter::append(const float* rows, std::int64_t count) {
+    check_finite_output(rows, count, dim_, rows_, group_.where("weights"));
+    group_.append_rows("weights", rows, count);
+    rows_ += count;
+}
+
+void ClassifierWriter::finish(const Classifier& classifier) {
+    if (rows_ != static_cast<std::int64_t>(classifier.class_ids.size()))
+        throw Error(fmt::format("internal error: {} rows written for {} class ids", rows_, classifier.class_ids.size()));
+    write_classifier_details(group_, classifier);
 }
 
 ClassifierSet read_classifier_set(const h5::InputFile& in) {
@@ -278,13 +399,13 @@ ClassifierSet read_classifier_set(const h5::InputFile& in) {
     }
     // Members must describe the same classes in the same feature space.
     const Classifier& first = set.members.front();
-    std::set<std::int64_t> first_ids(first.class_ids.begin(), first.class_ids.end());
+    const ClassIndex first_ids(first.class_ids);
     for (std::size_t m = 1; m < set.members.size(); ++m) {
         const Classifier& member = set.members[m];
         if (member.weights.cols != first.weights.cols)
             fail(fmt::format("{}: member {} has dimension {}, member 0 has {}", in.file_name(), m,
                              member.weights.cols, first.weights.cols));
-        if (std::set<std::int64_t>(member.class_ids.begin(), member.class_ids.end()) != first_ids)
+        if (!ClassIndex(member.class_ids).same_ids(first_ids))
             fail(fmt::format("{}: member {} has other class ids than member 0", in.file_name(), m));
     }
     return set;

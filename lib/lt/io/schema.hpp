@@ -47,6 +47,33 @@ struct Classifier {
     std::map<std::string, std::string> composition;
 };
 
+// Rows of a table (a classifier, prototypes, the columns of scores) by class
+// id. Class ids are global labels: files are matched by id, never by
+// position, and this is the one place that does it.
+class ClassIndex {
+public:
+    static constexpr std::int64_t kNone = -1;
+    ClassIndex() = default;
+    explicit ClassIndex(std::vector<std::int64_t> class_ids);  // unique (the readers check)
+    const std::vector<std::int64_t>& ids() const { return ids_; }
+    std::size_t size() const { return ids_.size(); }
+    std::int64_t row(std::int64_t id) const;  // kNone when the table has no row for id
+    bool contains(std::int64_t id) const { return row(id) != kNone; }
+    std::vector<std::int64_t> rows(const std::vector<std::int64_t>& ids) const;  // kNone where absent
+    // The first of ids that has no row here.
+    std::optional<std::int64_t> first_missing(const std::vector<std::int64_t>& ids) const;
+    bool same_ids(const ClassIndex& other) const;  // the same set of ids, in any order
+
+private:
+    std::vector<std::int64_t> ids_;
+    std::vector<std::int64_t> dense_;  // row of id, for ids in [0, dense_.size())
+    std::map<std::int64_t, std::int64_t> sparse_;  // when the ids are too spread out for dense_
+};
+
+// Class ids of either table, or of both, in increasing order.
+std::vector<std::int64_t> union_ids(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+std::vector<std::int64_t> common_ids(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
 // An ensemble has >= 2 members; a single classifier is an ensemble of one.
 struct ClassifierSet {
     std::string source;  // file name, for messages
@@ -113,6 +140,21 @@ ClassifierSet read_classifier_set(const h5::InputFile& in);
 // lt-project): an ensemble is refused, saying what `purpose` needs.
 Classifier read_single_classifier(const h5::InputFile& in, const std::string& purpose);
 void write_ensemble(h5::OutputFile& out, const std::vector<Classifier>& members);
+
+// A classifier written by row blocks (lt-attend's sweeps: no output is held
+// whole): the weights are appended, then finish() writes the class ids,
+// counts and attributes. Rows are checked finite as they come.
+class ClassifierWriter {
+public:
+    ClassifierWriter(h5::Group& group, std::int64_t dim, std::int64_t expected_rows);
+    void append(const float* rows, std::int64_t count);
+    // classifier.weights is ignored: the rows were appended.
+    void finish(const Classifier& classifier);
+
+private:
+    h5::Group& group_;
+    std::int64_t dim_, rows_ = 0;
+};
 
 // Class counts from any file that has them: prototypes (/counts), classifier,
 // ensemble or model (/class_counts), features (label histogram).

@@ -10,7 +10,7 @@
 #include "lt/io/schema.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/weights.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/learn/tensor.hpp"
 
 #include <fmt/format.h>
 

@@ -13,7 +13,7 @@
 #include "lt/learn/models.hpp"
 #include "lt/learn/recipes.hpp"
 #include "lt/learn/weights.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/learn/tensor.hpp"
 
 #include <torch/utils.h>
 

@@ -3,11 +3,20 @@
 // its classifier w^_i for w2p/w2w) over the source classes S(k) = {j : n_j > k}
 // gives w^kt_i = sum_j alpha_ij v^_j; the output row is the sum of the chosen
 // unit vectors among normalize(w^kt_i), p^_i and w^_i. No training happens.
+//
+// Computed in blocks of query rows, so that no [classes x sources] matrix is
+// ever whole: peak memory is about 4 (4 C D + B (2 S + 3 D)) bytes for C
+// classes, S sources, D dimensions and blocks of B rows, and every output is
+// written block by block. A sweep (several k and tau) computes the
+// similarities of a block once: sources are ordered by count, most first, so
+// every S(k) is a prefix of the same scores.
 #pragma once
 
 #include "lt/cli/cli.hpp"
 #include "lt/io/schema.hpp"
+#include "lt/math/backend.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,30 +29,69 @@ struct Settings {
     std::vector<std::string> terms = {"kt", "p", "w"};  // non-empty subset, in this order
 };
 
+// Several composed classifiers from one pass: one per (k, tau) pair, k
+// varying slowest.
+struct Sweep {
+    std::vector<std::int64_t> ks = {0};
+    std::vector<double> taus = {10.0};
+    std::string mode = "p2w";
+    std::vector<std::string> terms = {"kt", "p", "w"};
+    std::int64_t block_rows = 0;  // query rows per block; 0: as many as 64 MiB of scores hold
+    std::size_t size() const { return ks.size() * taus.size(); }
+    Settings at(std::size_t value) const;
+};
+
 // Parses "kt,p,w" (any order, no repeats) into the canonical order kt, p, w.
 std::vector<std::string> parse_terms(const std::string& text);
+// Parses the values of -k and --tau: "0,5,10" (no repeats).
+std::vector<std::int64_t> parse_ks(const std::string& text);
+std::vector<double> parse_taus(const std::string& text);
+
+// The rows of the composed classifiers of a sweep, block by block: sink(v,
+// first, rows, values) receives rows [first, first + rows) of the v-th
+// classifier (row-major, D floats a row). Rows are the classes of either
+// input in increasing class id, or only the classes `only` (in that order).
+// Returns the classifiers without their weights (class ids, counts, scale,
+// composition).
+using RowSink =
+    std::function<void(std::size_t value, std::int64_t first, std::int64_t rows, const float* values)>;
+std::vector<Classifier> compose_sweep(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
+                                      const math::Backend& backend, const RowSink& sink,
+                                      const std::vector<std::int64_t>* only = nullptr);
 
 // Composes a cosine classifier with one row per class of the classifier or
 // the prototypes, in increasing class id order. Classes that have only a
 // prototype (new classes) get rows when no term needs w.
 Classifier compose(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings,
-                   const std::string& device = "cpu");
+                   const math::Backend& backend = math::cpu_backend());
+// The same rows for some classes only, in the order given.
+Classifier compose_rows(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings,
+                        const std::vector<std::int64_t>& class_ids,
+                        const math::Backend& backend = math::cpu_backend());
 
-// The attention weights alpha [queries x sources] (double precision) and the
-// source class ids, for analyses (lt-compat --neighbours).
-struct Attention {
-    std::vector<std::int64_t> query_ids, source_ids;
-    std::vector<double> weights;  // row-major [query_ids.size(), source_ids.size()]
+// The `count` sources of highest attention weight alpha_ij of a query class
+// (ties to the lower class id), for analyses (lt-compat --neighbours).
+struct Neighbours {
+    std::int64_t query_id = 0;
+    std::vector<std::int64_t> source_ids;
+    std::vector<double> weights;
 };
-Attention attention(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings);
+// For every class that has a query vector, in increasing class id, or for
+// the classes `only`; block_rows as in Sweep.
+void top_attention(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings,
+                   std::int64_t count, const std::function<void(const Neighbours&)>& visit,
+                   const std::vector<std::int64_t>* only = nullptr, std::int64_t block_rows = 0);
 
 struct Options {
-    std::string classifier, protos, terms = "kt,p,w";
+    std::string classifier, protos, terms = "kt,p,w", ks = "0", taus = "10", mode = "p2w";
     bool continual = false;
-    Settings settings;
+    std::int64_t block_rows = 0;
     cli::OutputOption output;
     void add_to(CLI::App& app);
 };
+
+// The output path of one value of a sweep: {k} and {tau} replaced.
+std::string output_path(const std::string& pattern, std::int64_t k, double tau);
 
 void run(const Options& options, const Compute& compute);
 

@@ -16,25 +16,21 @@ void Options::add_to(CLI::App& app) {
     output.add_to(app, "Ensemble file to write ('-' = stdout)");
 }
 
-std::vector<Classifier> combine(const std::vector<ClassifierSet>& sets) {
+std::vector<Classifier> combine(std::vector<ClassifierSet> sets) {
     std::vector<Classifier> members;
     std::vector<std::string> sources;
-    for (const auto& set : sets)
-        for (const auto& member : set.members) {
-            members.push_back(member);
+    for (auto& set : sets)
+        for (auto& member : set.members) {
+            members.push_back(std::move(member));  // weights are not copied
             sources.push_back(set.source);
         }
     if (members.size() < 2) throw UsageError("an ensemble needs at least 2 members");
-    auto sorted_ids = [](std::vector<std::int64_t> ids) {
-        std::sort(ids.begin(), ids.end());
-        return ids;
-    };
-    const auto first_ids = sorted_ids(members.front().class_ids);
+    const ClassIndex first_ids(members.front().class_ids);
     for (std::size_t m = 1; m < members.size(); ++m) {
         if (members[m].weights.cols != members.front().weights.cols)
             throw Error(fmt::format("dimension mismatch: {} has dimension {}, {} has {}", sources[m],
                                     members[m].weights.cols, sources.front(), members.front().weights.cols));
-        if (sorted_ids(members[m].class_ids) != first_ids)
+        if (!ClassIndex(members[m].class_ids).same_ids(first_ids))
             throw Error(fmt::format("{} and {} have different class ids ({} and {} classes)", sources.front(),
                                     sources[m], first_ids.size(), members[m].class_ids.size()),
                         "ensemble members must cover the same classes");
@@ -47,7 +43,7 @@ void run(const Options& options) {
         throw UsageError("only one member can be read from stdin");
     std::vector<ClassifierSet> sets;
     for (const auto& path : options.members) sets.push_back(read_classifier_set(h5::InputFile(path)));
-    std::vector<Classifier> members = combine(sets);
+    std::vector<Classifier> members = combine(std::move(sets));
     h5::OutputFile out(options.output.path, "ensemble");
     write_ensemble(out, members);
     out.commit();

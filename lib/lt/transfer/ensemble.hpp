@@ -19,7 +19,7 @@ struct Options {
 };
 
 // Flattens and checks (same class id set, same dimension) the members.
-std::vector<Classifier> combine(const std::vector<ClassifierSet>& sets);
+std::vector<Classifier> combine(std::vector<ClassifierSet> sets);
 
 void run(const Options& options);
 

@@ -3,7 +3,12 @@
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/math/backend.hpp"
+#include "lt/math/blas.hpp"
+#include "lt/math/memory.hpp"
+#include "lt/math/rows.hpp"
+#include "lt/math/scorer.hpp"
+#include "lt/math/select.hpp"
 
 #include <fmt/format.h>
 
@@ -17,98 +22,184 @@ namespace lt::eval {
 
 namespace {
 
-constexpr std::int64_t kNoGroup = -1;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const char* kBlockHint = "use a smaller --block-rows";
+// Automatic blocks: as many feature rows as 64 MiB of scores hold.
+constexpr std::int64_t kScoreBytes = std::int64_t{64} << 20;
 
-// One classifier set prepared for scoring: member weights in one class order
-// (member 0's), on the compute device.
-struct Prepared {
+// The groups of the columns and of the samples, for --within-group.
+std::int8_t group_of(const std::map<std::int64_t, std::int64_t>& counts, const GroupThresholds& groups,
+                     std::int64_t id) {
+    auto found = counts.find(id);
+    return found == counts.end() ? std::int8_t{-1} : static_cast<std::int8_t>(groups.of(found->second));
+}
+
+// One classifier set ready to score a block of features: a single member by
+// a TopScorer, an ensemble (Eq. 8) by the mean of its members' softmax
+// probabilities, in member 0's class order.
+class SetScorer {
+public:
+    SetScorer(const ClassifierSet& set, const Settings& settings, const math::Backend& backend, std::int64_t dim)
+        : backend_(backend) {
+        const Classifier& first = set.members.front();
+        if (first.weights.cols != dim)
+            throw Error(fmt::format("dimension mismatch: the features have dimension {}, {} has {}", dim, set.source,
+                                    first.weights.cols));
+        columns_ = ClassIndex(first.class_ids);
+        if (settings.counts) {
+            training_counts_ = *settings.counts;
+        } else {
+            for (std::size_t c = 0; c < first.class_ids.size(); ++c)
+                training_counts_[first.class_ids[c]] = first.class_counts[c];
+        }
+        for (auto id : first.class_ids) column_groups_.push_back(group_of(training_counts_, settings.groups, id));
+        if (set.members.size() == 1) {
+            single_ = std::make_unique<math::TopScorer>(first.weights.values.data(), first.weights.rows, dim,
+                                                        first.kind == "cosine", first.bias.data(), backend,
+                                                        settings.screen);
+            return;
+        }
+        for (const Classifier& member : set.members) {
+            // Rows of every member in member 0's class order.
+            const std::vector<std::int64_t> order = ClassIndex(member.class_ids).rows(first.class_ids);
+            Member prepared;
+            prepared.cosine = member.kind == "cosine";
+            prepared.scale = member.scale;
+            math::allocate(prepared.weights, member.weights.values.size(), "an ensemble member's weights", "");
+            for (std::size_t c = 0; c < order.size(); ++c) {
+                const float* row = member.weights.row(order[c]);
+                std::copy(row, row + dim, prepared.weights.begin() + static_cast<std::ptrdiff_t>(c) * dim);
+                if (!prepared.cosine) prepared.bias.push_back(member.bias[static_cast<std::size_t>(order[c])]);
+            }
+            if (prepared.cosine) math::normalize_rows(prepared.weights.data(), static_cast<std::int64_t>(order.size()), dim);
+            prepared.operand = backend.keep(prepared.weights.data(), static_cast<std::int64_t>(order.size()), dim);
+            members_.push_back(std::move(prepared));
+        }
+    }
+
+    const ClassIndex& columns() const { return columns_; }
+    const std::map<std::int64_t, std::int64_t>& training_counts() const { return training_counts_; }
+    const std::int8_t* column_groups() const { return column_groups_.data(); }
+
+    void top(math::QueryBlock& block, const math::TopRequest& request, math::TopResult& out) {
+        if (single_) {
+            single_->top(block, request, out);
+            return;
+        }
+        // Mean of softmax probabilities; the selection then runs on them.
+        const std::int64_t rows = block.rows(), classes = static_cast<std::int64_t>(columns_.size());
+        math::allocate(logits_, static_cast<std::size_t>(rows * classes), "a block of ensemble logits", kBlockHint);
+        math::allocate(mean_, static_cast<std::size_t>(rows * classes), "a block of ensemble probabilities", kBlockHint);
+        std::fill(mean_.begin(), mean_.begin() + rows * classes, 0.0f);
+        for (const Member& member : members_) {
+            backend_.multiply_transposed(member.cosine ? block.unit() : block.raw(), rows, *member.operand,
+                                         logits_.data());
+            math::parallel_for(rows, 16, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r) {
+                    float* row = logits_.data() + r * classes;
+                    if (!member.cosine) math::add(member.bias.data(), classes, row);
+                    // softmax(scale * cos) for cosine members, softmax(x.w + b) for linear ones
+                    math::softmax(row, classes, member.cosine ? member.scale : 1.0, row);
+                    math::add(row, classes, mean_.data() + r * classes);
+                }
+            });
+        }
+        // The mean's 1/M does not change the ranking; it is applied to the values.
+        select(mean_.data(), rows, classes, request, out, 1.0 / static_cast<double>(members_.size()));
+    }
+
+private:
     struct Member {
         bool cosine = true;
         double scale = 1;
-        at::Tensor weights;  // [C, D]; unit rows for cosine members
-        at::Tensor bias;     // [C], linear only
+        std::vector<float> weights, bias;  // member 0's class order; unit rows for cosine members
+        std::unique_ptr<math::Backend::Operand> operand;
     };
-    std::vector<Member> members;
-    std::vector<std::int64_t> class_ids;                    // column -> class id
-    std::unordered_map<std::int64_t, std::int64_t> column;  // class id -> column
-    std::map<std::int64_t, std::int64_t> training_counts;   // what defines the groups
-    at::Tensor column_group;                                // [C] group of each column, -1 unknown
-    bool any_cosine = false, any_linear = false;
+
+    static void select(const float* scores, std::int64_t rows, std::int64_t columns, const math::TopRequest& request,
+                       math::TopResult& out, double factor) {
+        out.k = request.k;
+        out.columns.resize(static_cast<std::size_t>(rows * request.k));
+        out.values.resize(static_cast<std::size_t>(rows * request.k));
+        out.label_rank.resize(static_cast<std::size_t>(rows));
+        math::parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+            math::TopSelector selector;
+            std::vector<math::Ranked> best;
+            for (std::int64_t r = begin; r < end; ++r) {
+                const float* row = scores + r * columns;
+                const std::int8_t group = request.row_groups ? request.row_groups[r] : 0;
+                selector.reset(request.k, 0);
+                selector.scan(row, columns, 0, request.column_groups, group);
+                selector.finish(best, [&](std::int64_t j) { return double(row[j]); }, columns, request.column_groups,
+                                group);
+                int rank = request.k;
+                for (int i = 0; i < request.k; ++i) {
+                    const bool have = i < static_cast<int>(best.size());
+                    out.columns[r * request.k + i] = have ? best[i].column : -1;
+                    out.values[r * request.k + i] = have ? best[i].value * factor : kNaN;
+                    if (have && request.label_columns && best[i].column == request.label_columns[r]) rank = i;
+                }
+                out.label_rank[r] = rank;
+            }
+        });
+    }
+
+    const math::Backend& backend_;
+    ClassIndex columns_;
+    std::map<std::int64_t, std::int64_t> training_counts_;
+    std::vector<std::int8_t> column_groups_;
+    std::unique_ptr<math::TopScorer> single_;
+    std::vector<Member> members_;
+    std::vector<float> logits_, mean_;
 };
 
-Prepared prepare(const ClassifierSet& set, const Settings& settings, const at::Device& device, std::int64_t dim) {
-    Prepared prepared;
-    const Classifier& first = set.members.front();
-    if (first.weights.cols != dim)
-        throw Error(fmt::format("dimension mismatch: the features have dimension {}, {} has {}", dim, set.source,
-                                first.weights.cols));
-    prepared.class_ids = first.class_ids;
-    for (std::size_t c = 0; c < first.class_ids.size(); ++c)
-        prepared.column[first.class_ids[c]] = static_cast<std::int64_t>(c);
-    for (const Classifier& member : set.members) {
-        // Rows of every member in member 0's class order.
-        std::vector<std::int64_t> order(member.class_ids.size());
-        for (std::size_t r = 0; r < member.class_ids.size(); ++r) order[prepared.column.at(member.class_ids[r])] = r;
-        at::Tensor index = to_tensor(order);
-        Prepared::Member prepared_member;
-        prepared_member.cosine = member.kind == "cosine";
-        prepared_member.scale = member.scale;
-        at::Tensor weights = to_tensor(member.weights).index_select(0, index);
-        prepared_member.weights = (prepared_member.cosine ? normalize_rows(weights) : weights).to(device);
-        if (!prepared_member.cosine)
-            prepared_member.bias =
-                at::from_blob(const_cast<float*>(member.bias.data()), {member.weights.rows}, at::kFloat)
-                    .index_select(0, index)
-                    .to(device);
-        prepared.any_cosine |= prepared_member.cosine;
-        prepared.any_linear |= !prepared_member.cosine;
-        prepared.members.push_back(std::move(prepared_member));
-    }
-    if (settings.counts) {
-        prepared.training_counts = *settings.counts;
-    } else {
-        for (std::size_t c = 0; c < first.class_ids.size(); ++c)
-            prepared.training_counts[first.class_ids[c]] = first.class_counts[c];
-    }
-    std::vector<std::int64_t> groups;
-    for (auto id : prepared.class_ids) {
-        auto found = prepared.training_counts.find(id);
-        groups.push_back(found == prepared.training_counts.end()
-                             ? kNoGroup
-                             : static_cast<std::int64_t>(settings.groups.of(found->second)));
-    }
-    prepared.column_group = to_tensor(groups).to(device);
-    return prepared;
+std::int64_t automatic_block_rows(const std::vector<ClassifierSet>& classifiers) {
+    std::int64_t widest = 1;
+    for (const auto& set : classifiers)
+        widest = std::max(widest, set.members.front().weights.rows * (set.members.size() > 1 ? 2 : 1));
+    return std::clamp<std::int64_t>(kScoreBytes / (4 * widest), 256, 4096);
 }
 
-// Scores [n, C] whose argmax is the prediction: logits for one member, the
-// mean of softmax probabilities for an ensemble (Eq. 8).
-at::Tensor score(const Prepared& prepared, const at::Tensor& raw, const at::Tensor& unit) {
-    if (prepared.members.size() == 1) {
-        const auto& member = prepared.members.front();
-        // The scale does not change the ranking of a single cosine classifier.
-        return member.cosine ? at::mm(unit, member.weights.t()) : at::addmm(member.bias, raw, member.weights.t());
+// Accuracies (and predictions) from the per-sample pass.
+class Tallies : public Visitor {
+public:
+    Tallies(std::size_t sets, std::int64_t rows, int top_k, std::vector<std::vector<std::int64_t>>* predictions)
+        : tallies_(sets), top_k_(top_k), predictions_(predictions) {
+        if (predictions_) predictions_->assign(sets, std::vector<std::int64_t>(static_cast<std::size_t>(rows), -1));
     }
-    at::Tensor probabilities;
-    for (const auto& member : prepared.members) {
-        at::Tensor logits = member.cosine ? at::mm(unit, member.weights.t()).mul_(member.scale)
-                                          : at::addmm(member.bias, raw, member.weights.t());
-        at::Tensor p = at::softmax(logits, 1);
-        probabilities = probabilities.defined() ? probabilities.add_(p) : p;
+    void start(const std::vector<ClassIndex>& columns) override { columns_ = &columns; }
+    void visit(std::size_t set, const Sample& sample) override {
+        if (predictions_ && sample.top_count > 0 && sample.top[0] >= 0)
+            (*predictions_)[set][static_cast<std::size_t>(sample.row)] = (*columns_)[set].ids()[sample.top[0]];
+        if (sample.label < 0) return;
+        Tally& tally = tallies_[set][sample.label];
+        ++tally.samples;
+        if (sample.label_column < 0) return;  // the classifier lacks this class: an error
+        tally.correct += sample.label_rank == 0;
+        tally.top5 += sample.label_rank < 5;
     }
-    return probabilities.div_(static_cast<double>(prepared.members.size()));
-}
 
-struct Tally {
-    std::int64_t samples = 0, correct = 0, top5 = 0;
+    struct Tally {
+        std::int64_t samples = 0, correct = 0, top5 = 0;
+    };
+    const std::map<std::int64_t, Tally>& of(std::size_t set) const { return tallies_[set]; }
+    bool has_top5() const { return top_k_ >= 5; }
+
+private:
+    std::vector<std::map<std::int64_t, Tally>> tallies_;
+    int top_k_;
+    std::vector<std::vector<std::int64_t>>* predictions_;
+    const std::vector<ClassIndex>* columns_ = nullptr;
 };
 
 }  // namespace
 
-std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers,
-                             const Settings& settings, std::vector<std::vector<std::int64_t>>* predictions) {
-    at::Device device = resolve_device(settings.device);
+void score(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers, const Settings& settings,
+           Visitor& visitor) {
+    Compute compute;
+    compute.threads = math::threads();
+    compute.device = settings.device;
+    const math::Backend& backend = math::use(compute);
     const std::int64_t dim = features.dim(), rows = features.rows();
     const auto& labels = features.labels();
 
@@ -120,75 +211,93 @@ std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<C
                 throw Error(fmt::format("test label {} has no training count in {}", label, settings.counts_source),
                             "the counts file must cover every class of the test set");
 
-    std::vector<Prepared> prepared;
-    for (const auto& set : classifiers) prepared.push_back(prepare(set, settings, device, dim));
-    std::vector<std::map<std::int64_t, Tally>> tallies(classifiers.size());
-    if (predictions) predictions->assign(classifiers.size(), std::vector<std::int64_t>(rows, -1));
+    std::vector<std::unique_ptr<SetScorer>> scorers;
+    std::vector<ClassIndex> columns;
+    for (const auto& set : classifiers) {
+        scorers.push_back(std::make_unique<SetScorer>(set, settings, backend, dim));
+        columns.push_back(scorers.back()->columns());
+    }
+    visitor.start(columns);
 
-    const std::int64_t chunk = features.chunk_rows();
-    std::vector<float> buffer(static_cast<std::size_t>(std::min(chunk, rows) * dim));
+    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows : automatic_block_rows(classifiers);
+    std::vector<float> buffer;
+    math::allocate(buffer, static_cast<std::size_t>(std::min(block, rows) * dim), "a block of features", kBlockHint);
+    std::vector<std::int64_t> label_columns;
+    std::vector<std::int8_t> row_groups;
+    math::QueryBlock queries;
+    math::TopResult result;
+    math::TopRequest request;
+    request.k = std::max(1, settings.top_k);
+    request.exact_values = false;  // the accuracies need the ranking only
     Progress progress("evaluating", rows, "rows");
-    for (std::int64_t first = 0; first < rows; first += chunk) {
-        const std::int64_t count = std::min(chunk, rows - first);
+    for (std::int64_t first = 0; first < rows; first += block) {
+        const std::int64_t count = std::min(block, rows - first);
         features.read(first, count, buffer.data());
-        at::Tensor raw = at::from_blob(buffer.data(), {count, dim}, at::kFloat).to(device);
-        at::Tensor unit = normalize_rows(raw);
-        std::vector<std::int64_t> chunk_labels(labels.begin() + first, labels.begin() + first + count);
-
-        for (std::size_t s = 0; s < prepared.size(); ++s) {
-            const Prepared& set = prepared[s];
-            at::Tensor scores = score(set, raw, unit);
+        queries.assign(buffer.data(), count, dim);  // one normalisation for every set
+        for (std::size_t s = 0; s < scorers.size(); ++s) {
+            SetScorer& scorer = *scorers[s];
+            label_columns.resize(static_cast<std::size_t>(count));
+            for (std::int64_t r = 0; r < count; ++r) {
+                const std::int64_t label = labels[static_cast<std::size_t>(first + r)];
+                label_columns[r] = label >= 0 ? scorer.columns().row(label) : -1;
+            }
+            request.label_columns = label_columns.data();
+            request.column_groups = request.row_groups = nullptr;
             if (settings.within_group) {
                 // A sample's candidates are the classes of its true group.
-                std::vector<std::int64_t> sample_group(static_cast<std::size_t>(count), kNoGroup);
-                for (std::int64_t r = 0; r < count; ++r) {
-                    auto found = set.training_counts.find(chunk_labels[r]);
-                    if (found != set.training_counts.end())
-                        sample_group[r] = static_cast<std::int64_t>(settings.groups.of(found->second));
-                }
-                at::Tensor outside = set.column_group.unsqueeze(0) != to_tensor(sample_group).to(device).unsqueeze(1);
-                scores = scores.masked_fill(outside, -std::numeric_limits<float>::infinity());
+                row_groups.resize(static_cast<std::size_t>(count));
+                for (std::int64_t r = 0; r < count; ++r)
+                    row_groups[r] = group_of(scorer.training_counts(), settings.groups,
+                                             labels[static_cast<std::size_t>(first + r)]);
+                request.column_groups = scorer.column_groups();
+                request.row_groups = row_groups.data();
             }
-            const std::int64_t top = std::min<std::int64_t>(5, scores.size(1));
-            at::Tensor best = std::get<1>(at::topk(scores, top, 1)).cpu().contiguous();
-            const std::int64_t* best_columns = best.data_ptr<std::int64_t>();
-            // topk orders ties arbitrarily; argmax takes the first column, so a
-            // tie (e.g. a zero feature: every cosine is 0) always goes to the
-            // classifier's first row.
-            at::Tensor first_best = scores.argmax(1).cpu().contiguous();
-            const std::int64_t* top1_columns = first_best.data_ptr<std::int64_t>();
+            scorer.top(queries, request, result);
+            Sample sample;
+            sample.top_count = result.k;
             for (std::int64_t r = 0; r < count; ++r) {
-                const std::int64_t label = chunk_labels[r];
-                const std::int64_t predicted = set.class_ids[top1_columns[r]];
-                if (predictions) (*predictions)[s][first + r] = predicted;
-                if (label < 0) continue;
-                Tally& tally = tallies[s][label];
-                ++tally.samples;
-                auto column = set.column.find(label);
-                if (column == set.column.end()) continue;  // the classifier lacks this class: an error
-                tally.correct += predicted == label;
-                for (std::int64_t t = 0; t < top; ++t) tally.top5 += best_columns[r * top + t] == column->second;
+                sample.row = first + r;
+                sample.label = labels[static_cast<std::size_t>(first + r)];
+                sample.label_column = label_columns[r];
+                sample.top = result.columns.data() + r * result.k;
+                sample.top_scores = result.values.data() + r * result.k;
+                sample.label_rank = result.label_rank[r];
+                visitor.visit(s, sample);
             }
         }
         progress.advance(count);
     }
     progress.finish();
+}
+
+std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers,
+                             const Settings& settings, std::vector<std::vector<std::int64_t>>* predictions) {
+    Tallies tallies(classifiers.size(), features.rows(), settings.top_k, predictions);
+    score(features, classifiers, settings, tallies);
 
     std::vector<Result> results;
-    for (std::size_t s = 0; s < prepared.size(); ++s) {
+    for (std::size_t s = 0; s < classifiers.size(); ++s) {
+        std::map<std::int64_t, std::int64_t> training_counts;
+        if (settings.counts) {
+            training_counts = *settings.counts;
+        } else {
+            const Classifier& first = classifiers[s].members.front();
+            for (std::size_t c = 0; c < first.class_ids.size(); ++c)
+                training_counts[first.class_ids[c]] = first.class_counts[c];
+        }
         Result result;
         result.name = classifiers[s].source;
         double group_sum[3] = {0, 0, 0};
         double class_sum = 0;
         std::int64_t correct = 0, top5 = 0;
-        for (const auto& [label, tally] : tallies[s]) {
+        for (const auto& [label, tally] : tallies.of(s)) {
             double accuracy = 100.0 * static_cast<double>(tally.correct) / static_cast<double>(tally.samples);
             class_sum += accuracy;
             result.samples += tally.samples;
             correct += tally.correct;
             top5 += tally.top5;
-            auto found = prepared[s].training_counts.find(label);
-            if (found == prepared[s].training_counts.end()) continue;  // no group: counts in total only
+            auto found = training_counts.find(label);
+            if (found == training_counts.end()) continue;  // no group: counts in total only
             const auto group = static_cast<int>(settings.groups.of(found->second));
             group_sum[group] += accuracy;
             ++result.classes[group];
@@ -199,8 +308,8 @@ std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<C
         for (int g = 0; g < 3; ++g)
             *group_accuracy[g] = result.classes[g] ? group_sum[g] / static_cast<double>(result.classes[g]) : kNaN;
         result.total = 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples);
-        result.top5 = 100.0 * static_cast<double>(top5) / static_cast<double>(result.samples);
-        result.class_mean = class_sum / static_cast<double>(tallies[s].size());
+        result.top5 = tallies.has_top5() ? 100.0 * static_cast<double>(top5) / static_cast<double>(result.samples) : kNaN;
+        result.class_mean = class_sum / static_cast<double>(tallies.of(s).size());
         results.push_back(result);
     }
     return results;
@@ -291,6 +400,11 @@ void Options::add_to(CLI::App& app) {
                  "Restrict the candidates of a sample to the classes of its group");
     app.add_option("--predictions", predictions, "Also write per-sample predictions (lt_type predictions)")
         ->type_name("OUT.h5");
+    app.add_option("--block-rows", settings.block_rows,
+                   "Feature rows scored at a time (0 = as many as 64 MiB of scores hold)")
+        ->check(cli::NonNegative)
+        ->type_name("N")
+        ->capture_default_str();
 }
 
 namespace {
@@ -315,7 +429,7 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 void run(const Options& options, const Compute& compute) {
-    use_threads(compute.threads);
+    math::use(compute);
     std::vector<std::string> inputs = options.classifiers;
     inputs.push_back(options.features);
     if (!options.counts.empty()) inputs.push_back(options.counts);
@@ -333,6 +447,7 @@ void run(const Options& options, const Compute& compute) {
 
     Settings settings = options.settings;
     settings.device = compute.device;
+    settings.top_k = options.format == "json" ? 5 : 1;  // only json reports top-5
     if (!options.counts.empty()) {
         h5::InputFile counts_file(options.counts);
         settings.counts = read_class_counts(counts_file);

@@ -1,13 +1,21 @@
 // lt-eval: accuracy of classifiers on a features file, per shot group
 // (docs/method.md "Setting"): many (n > many), medium, few (n < few) are the means
 // of per-class accuracies over the group's classes present in the test set;
-// total is top-1 over all test samples. Features are read once, in chunks,
-// and every classifier is evaluated on each chunk.
+// total is top-1 over all test samples.
+//
+// One pass: the features are read once, in blocks of rows, each block is
+// normalised once, and every classifier scores it; each sample's best
+// columns and its label's rank among them come from one selection
+// (lt/math/scorer.hpp) and go to a Visitor, which the accuracies (and any
+// other per-sample report) are built on. No [samples x classes] matrix is
+// held: peak memory is about 4 (2.5 C D + B (D + C)) bytes per classifier for
+// blocks of B rows (2 B C for an ensemble).
 #pragma once
 
 #include "lt/base/groups.hpp"
 #include "lt/cli/cli.hpp"
 #include "lt/io/schema.hpp"
+#include "lt/math/scorer.hpp"
 
 #include <map>
 #include <optional>
@@ -23,7 +31,36 @@ struct Settings {
     // Training counts that define the groups; default: each classifier's class_counts.
     std::optional<std::map<std::int64_t, std::int64_t>> counts;
     std::string counts_source;  // file name, for messages
+    std::int64_t block_rows = 0;  // feature rows per block; 0: as many as 64 MiB of scores hold
+    int top_k = 5;                // best columns of each sample (top-1 and top-5 need 5; 1 is enough for top-1)
+    math::Screen screen = math::Screen::automatic;  // the bfloat16 screen of single cosine classifiers
 };
+
+// One sample as scored by one classifier set.
+struct Sample {
+    std::int64_t row = 0;           // in the features file
+    std::int64_t label = -1;        // -1: unlabelled
+    std::int64_t label_column = -1;  // the label's column in the set; -1 when it has none
+    const std::int64_t* top = nullptr;  // the best top_count columns, best first, ties to the lower
+                                        // column; -1 past the candidate columns
+    const double* top_scores = nullptr;
+    int top_count = 0;
+    int label_rank = 0;  // position of label_column among top; top_count when it is not there
+};
+
+// Receives the per-sample pass: start() once with the columns of every set
+// (column -> class id), then visit() for every sample and set, rows in
+// increasing order.
+class Visitor {
+public:
+    virtual ~Visitor() = default;
+    virtual void start(const std::vector<ClassIndex>& columns) {}
+    virtual void visit(std::size_t set, const Sample& sample) = 0;
+};
+
+// The per-sample pass over the features with every classifier set.
+void score(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers, const Settings& settings,
+           Visitor& visitor);
 
 struct Result {
     std::string name;

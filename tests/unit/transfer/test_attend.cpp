@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 
 using lt::Classifier;
 using lt::Matrix;
@@ -161,4 +162,99 @@ TEST_CASE("a very large tau is a hard maximum, not NaN") {
     Classifier out = lt::attend::compose(three_classes(), three_prototypes(), settings);
     for (float value : out.weights.values) CHECK(std::isfinite(value));
     CHECK(row_of(out, 2)[1] == doctest::Approx(1));  // class 2's nearest source is w1
+}
+
+namespace {
+
+// 40 classes in 8-D with a long tail of counts, prototypes near the rows.
+void random_inputs(Classifier& classifier, Prototypes& prototypes) {
+    std::mt19937 generator(3);
+    std::normal_distribution<float> normal;
+    classifier.weights = Matrix(40, 8);
+    prototypes.prototypes = Matrix(40, 8);
+    for (auto& v : classifier.weights.values) v = normal(generator);
+    for (std::size_t i = 0; i < prototypes.prototypes.values.size(); ++i)
+        prototypes.prototypes.values[i] = classifier.weights.values[i] + 0.5f * normal(generator);
+    for (int c = 0; c < 40; ++c) {
+        classifier.class_ids.push_back(c);
+        classifier.class_counts.push_back(200 / (c + 1));
+    }
+    prototypes.class_ids = classifier.class_ids;
+    prototypes.counts = classifier.class_counts;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep gives each value's classifier, whatever the blocks") {
+    Classifier classifier;
+    Prototypes prototypes;
+    random_inputs(classifier, prototypes);
+    lt::attend::Sweep sweep;
+    sweep.ks = {0, 5, 20};
+    sweep.taus = {10, 2.5};
+    for (std::int64_t block : {0, 1, 7}) {
+        sweep.block_rows = block;
+        std::vector<std::vector<float>> rows(sweep.size());
+        auto described = lt::attend::compose_sweep(
+            classifier, prototypes, sweep, lt::math::cpu_backend(),
+            [&](std::size_t v, std::int64_t first, std::int64_t count, const float* values) {
+                CHECK(static_cast<std::int64_t>(rows[v].size()) == first * 8);
+                rows[v].insert(rows[v].end(), values, values + count * 8);
+            });
+        REQUIRE(described.size() == 6);
+        for (std::size_t v = 0; v < sweep.size(); ++v) {
+            const lt::attend::Settings settings = sweep.at(v);
+            CHECK(described[v].composition.at("k") == std::to_string(settings.k));
+            Classifier single = lt::attend::compose(classifier, prototypes, settings);
+            REQUIRE(rows[v].size() == single.weights.values.size());
+            for (std::size_t i = 0; i < rows[v].size(); ++i)
+                CHECK(rows[v][i] == doctest::Approx(single.weights.values[i]).epsilon(1e-6));
+        }
+    }
+    CHECK(sweep.at(1).k == 0);
+    CHECK(sweep.at(1).tau == 2.5);
+    CHECK(sweep.at(2).k == 5);
+}
+
+TEST_CASE("the double path of a large tau agrees with the float path where both hold") {
+    // tau = 100 is the last float one; 100.0001 takes double: the rows agree.
+    Classifier classifier;
+    Prototypes prototypes;
+    random_inputs(classifier, prototypes);
+    lt::attend::Settings settings;
+    settings.k = 5;
+    settings.tau = 100;
+    Classifier in_float = lt::attend::compose(classifier, prototypes, settings);
+    settings.tau = 100.0001;
+    Classifier in_double = lt::attend::compose(classifier, prototypes, settings);
+    for (std::size_t i = 0; i < in_float.weights.values.size(); ++i)
+        CHECK(in_float.weights.values[i] == doctest::Approx(in_double.weights.values[i]).epsilon(1e-4));
+}
+
+TEST_CASE("compose_rows gives the rows of compose for the classes asked") {
+    Classifier classifier;
+    Prototypes prototypes;
+    random_inputs(classifier, prototypes);
+    lt::attend::Settings settings;
+    settings.k = 5;
+    Classifier all = lt::attend::compose(classifier, prototypes, settings);
+    Classifier some = lt::attend::compose_rows(classifier, prototypes, settings, {31, 2});
+    CHECK(some.class_ids == std::vector<std::int64_t>{31, 2});
+    for (int d = 0; d < 8; ++d) {
+        CHECK(some.weights.row(0)[d] == doctest::Approx(all.weights.row(31)[d]).epsilon(1e-6));
+        CHECK(some.weights.row(1)[d] == doctest::Approx(all.weights.row(2)[d]).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("sweep values are parsed, and repeats refused") {
+    CHECK(lt::attend::parse_ks("0,5,100") == std::vector<std::int64_t>{0, 5, 100});
+    CHECK(lt::attend::parse_taus("10,0.5") == std::vector<double>{10, 0.5});
+    CHECK_THROWS_AS(lt::attend::parse_ks("0,5,5"), lt::UsageError);
+    CHECK_THROWS_AS(lt::attend::parse_ks("0,,5"), lt::UsageError);
+    CHECK_THROWS_AS(lt::attend::parse_ks("-1"), lt::UsageError);
+    CHECK_THROWS_AS(lt::attend::parse_ks("2.5"), lt::UsageError);
+    CHECK_THROWS_AS(lt::attend::parse_taus("inf"), lt::UsageError);
+    CHECK_THROWS_AS(lt::attend::parse_taus("nan"), lt::UsageError);
+    CHECK(lt::attend::output_path("wh{k}-{tau}.h5", 20, 0.5) == "wh20-0.5.h5");
+    CHECK(lt::attend::output_path("{k}/{k}.h5", 3, 10) == "3/3.h5");
 }

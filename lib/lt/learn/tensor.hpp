@@ -1,5 +1,5 @@
-// Bridges between the library's plain types and ATen tensors, for the modules
-// that compute with LibTorch. Include only from .cpp files: it pulls ATen in.
+// Bridges between the library's plain types and ATen tensors, for training
+// and extraction. Include only from .cpp files: it pulls ATen in.
 #pragma once
 
 #include "lt/io/schema.hpp"
@@ -10,10 +10,6 @@
 #include <vector>
 
 namespace lt {
-
-// Rows divided by max(||row||, 1e-12): a zero row stays zero (as
-// torch.nn.functional.normalize does) instead of becoming NaN.
-at::Tensor normalize_rows(const at::Tensor& rows);
 
 at::Tensor to_tensor(const Matrix& matrix, at::ScalarType type = at::kFloat);
 at::Tensor to_tensor(const std::vector<std::int64_t>& values);

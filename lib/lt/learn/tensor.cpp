@@ -1,4 +1,4 @@
-#include "lt/math/tensor.hpp"
+#include "lt/learn/tensor.hpp"
 
 #include "lt/base/error.hpp"
 
@@ -10,10 +10,6 @@
 namespace lt {
 
 void use_threads(int threads) { at::set_num_threads(threads); }
-
-at::Tensor normalize_rows(const at::Tensor& rows) {
-    return rows / rows.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
-}
 
 at::Tensor to_tensor(const Matrix& matrix, at::ScalarType type) {
     auto tensor = at::from_blob(const_cast<float*>(matrix.values.data()), {matrix.rows, matrix.cols}, at::kFloat);

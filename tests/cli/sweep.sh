@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# lt-attend's sweeps in one call (-k LIST, --tau LIST, -o with {k}/{tau}),
+# on generated features (tests/ref/gen.py):
+#   one classifier per value, each equal to the single-value run's, with its
+#   own k and tau attributes; lt-eval of all of them in one call equals one
+#   call per classifier;
+#   usage errors (exit 2, one line, nothing written): several values without
+#   {k} or {tau} in -o, -o - with several values, a repeated value, a bad one;
+#   atomic: when any output cannot be written, or a value leaves no source
+#   class, none of the outputs is left (and an existing one is untouched).
+: "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+. "$LT_SRC/tests/ref/env.sh" lt-protos lt-attend lt-eval
+ENV_WORK=$WORK
+source "$LT_SRC/tests/lib/cli.sh"
+rm -rf "$ENV_WORK"
+export LT_PROVENANCE=fixed
+G=$WORK/gen
+"$PY" "$LT_SRC/tests/ref/gen.py" data "$G" >/dev/null || fail "gen.py data"
+expect_ok lt-protos -q "$G/train.h5" -o "$WORK/p.h5"
+A=(lt-attend -q --classifier "$G/clf.h5" --protos "$WORK/p.h5")
+
+section "-k 0,5,20: one classifier per k, each that of -k alone"
+expect_ok "${A[@]}" -k 0,5,20 -o "$WORK/wh{k}.h5"
+for k in 0 5 20; do
+  expect_ok "${A[@]}" -k $k -o "$WORK/single$k.h5"
+done
+"$PY" - "$WORK" <<'PY' || fail "sweep outputs differ from single runs"
+import sys, h5py, numpy as np
+w = sys.argv[1]
+for k in (0, 5, 20):
+    a, b = h5py.File(f"{w}/wh{k}.h5"), h5py.File(f"{w}/single{k}.h5")
+    assert int(a.attrs["k"]) == k and float(a.attrs["tau"]) == 10, dict(a.attrs)
+    assert np.array_equal(a["class_ids"][:], b["class_ids"][:])
+    assert np.array_equal(a["class_counts"][:], b["class_counts"][:])
+    d = np.abs(a["weights"][:] - b["weights"][:]).max()
+    assert d < 1e-6, (k, d)
+assert not np.allclose(h5py.File(f"{w}/wh0.h5")["weights"][:], h5py.File(f"{w}/wh20.h5")["weights"][:])
+PY
+
+section "-k and --tau lists: the grid, {k} and {tau} in the names"
+expect_ok "${A[@]}" -k 0,20 --tau 2.5,10 -o "$WORK/grid-{k}-{tau}.h5"
+for k in 0 20; do
+  for tau in 2.5 10; do
+    expect_ok "${A[@]}" -k $k --tau $tau -o "$WORK/one-$k-$tau.h5"
+    "$PY" - "$WORK/grid-$k-$tau.h5" "$WORK/one-$k-$tau.h5" $tau <<'PY' || fail "grid k=$k tau=$tau"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert float(a.attrs["tau"]) == float(sys.argv[3])
+assert np.abs(a["weights"][:] - b["weights"][:]).max() < 1e-6
+PY
+  done
+done
+
+section "lt-eval of the sweep in one call equals one call per classifier"
+expect_ok lt-eval -q "$G/test.h5" "$WORK/wh0.h5" "$WORK/wh5.h5" "$WORK/wh20.h5" --names 0,5,20 --format tsv
+cp "$LT_STDOUT" "$WORK/together.tsv"
+{ echo -e "name\tmany\tmedium\tfew\ttotal"
+  for k in 0 5 20; do lt-eval -q "$G/test.h5" "$WORK/wh$k.h5" --names $k --format tsv | tail -n 1; done
+} >"$WORK/apart.tsv"
+cmp -s "$WORK/together.tsv" "$WORK/apart.tsv" || fail "lt-eval of 3 files differs from 3 runs: $(diff "$WORK/together.tsv" "$WORK/apart.tsv")"
+
+section "usage errors: exit 2, one line, nothing written"
+expect_fail 2 "must contain \{k\}" "$WORK/u.h5" -- "${A[@]}" -k 0,5 -o "$WORK/u.h5"
+expect_fail 2 "must contain \{tau\}" "$WORK/u{k}.h5" -- "${A[@]}" -k 0 --tau 1,10 -o "$WORK/u{k}.h5"
+expect_fail 2 "must contain \{k\}" -- "${A[@]}" -k 0,5 -o -
+expect_fail 2 "-k: 5 is given twice" "$WORK/u5.h5" -- "${A[@]}" -k 5,5 -o "$WORK/u{k}.h5"
+expect_fail 2 "-k: 'x' is not an integer" "$WORK/u0.h5" -- "${A[@]}" -k 0,x -o "$WORK/u{k}.h5"
+expect_fail 2 "--tau: 'inf' is not a finite number" "$WORK/u0.h5" -- "${A[@]}" -k 0 --tau 10,inf -o "$WORK/u{k}-{tau}.h5"
+[[ -z $(ls -A "$WORK" | grep -E '^u|tmp') ]] || fail "files left by usage errors: $(ls -A "$WORK" | grep -E '^u|tmp')"
+
+section "atomic: a failing value or output leaves none of the outputs"
+largest=$("$PY" -c 'import sys,h5py; print(int(h5py.File(sys.argv[1])["class_counts"][:].max()))' "$G/clf.h5")
+expect_fail 1 "-k $largest leaves no source class" "$WORK/f0.h5" "$WORK/f5.h5" "$WORK/f$largest.h5" -- \
+  "${A[@]}" -k 0,5,$largest -o "$WORK/f{k}.h5"
+mkdir -p "$WORK/dir0"
+echo precious >"$WORK/dir0/wh.h5"
+expect_fail 1 "cannot write" "$WORK/dir5/wh.h5" -- "${A[@]}" -k 0,5 -o "$WORK/dir{k}/wh.h5"
+echo precious | cmp -s - "$WORK/dir0/wh.h5" || fail "an existing output was replaced by a failed sweep"
+[[ -z $(ls -A "$WORK/dir0" | grep -v '^wh.h5$') ]] || fail "temporaries left: $(ls -A "$WORK/dir0")"
+echo "sweep.sh: sweeps in one call work, and fail cleanly"
