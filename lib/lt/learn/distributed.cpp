@@ -304,7 +304,11 @@ void Group::collective_failed(const std::exception& error) {
 
     const std::vector<int> others = other_ranks(size(), rank());
     bool store_lost = false;
-    const std::map<int, std::string> seen = read_departures(*state.keys, others, kDepartureWait, store_lost);
+    // A rank that stops by its own error records it before it closes its
+    // connections, so with two processes the other one's record is there
+    // already, or never comes; with more, survivors take a moment to record.
+    const std::map<int, std::string> seen = read_departures(
+        *state.keys, others, size() == 2 ? std::chrono::milliseconds(0) : kDepartureWait, store_lost);
     const std::string activity = activity_.empty() ? "" : " " + activity_;
     if (store_lost)
         throw Error(launch_.agent_store
