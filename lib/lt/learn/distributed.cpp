@@ -39,7 +39,7 @@ int parse_number(const std::string& name, const std::string& text, int minimum) 
     }
     if (end == 0 || end != text.size() || value < minimum)
         throw UsageError(fmt::format("the launcher set {}={}, which is not a number >= {}", name, text, minimum),
-                         "start data-parallel runs with torchrun or srun (man lt-train, DATA-PARALLEL TRAINING)");
+                         "start data-parallel runs with torchrun or srun (man lt-train, Data-parallel training)");
     return value;
 }
 

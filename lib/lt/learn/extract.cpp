@@ -9,6 +9,7 @@
 #include "lt/io/h5.hpp"
 #include "lt/io/schema.hpp"
 #include "lt/learn/distributed.hpp"
+#include "lt/learn/memory.hpp"
 #include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/weights.hpp"
@@ -297,6 +298,7 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
 void extract(const Options& options, const Compute& compute) {
     check_usage(options);
     const dist::Launch launch = dist::read_launch();
+    memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
     dist::Group group(launch, "lt-extract", options.dist_timeout.value(), device);

@@ -13,6 +13,7 @@
 #include "lt/io/schema.hpp"
 #include "lt/learn/data_parallel.hpp"
 #include "lt/learn/distributed.hpp"
+#include "lt/learn/memory.hpp"
 #include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/recipes.hpp"
@@ -722,6 +723,7 @@ void run(const Options& options, const Compute& compute) {
         throw;
     }
     if (launch.rank == 0) check_output_folder(options.output.path);
+    memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
     dist::Group group(launch, "lt-train", options.dist_timeout.value(), device);

@@ -8,8 +8,9 @@
 #include "lt/learn/distributed.hpp"
 #include "lt/learn/models.hpp"
 
-#include <doctest/doctest.h>
+// torch first: its glog CHECK would replace doctest's.
 #include <torch/torch.h>
+#include <doctest/doctest.h>
 
 #include <map>
 
