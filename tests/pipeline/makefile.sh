@@ -114,7 +114,8 @@ for tool in "lt-data fashion-mnist" "lt-train --config fashion-mnist-lt" "lt-ext
 done
 [ -e data ] || [ -e results ] && fail "make -n wrote files"
 # NPROC: a launcher of NPROC processes on each training and extraction rule, THREADS shared out.
-"${MK[@]}" -n study NPROC=2 THREADS= CORES=4 >"$WORK/dry-nproc.out" 2>&1 || fail "make -n study NPROC=2"
+make --no-print-directory -f "$LT_SRC/Makefile.pipeline" BUILD="$LT_BUILD" -n study NPROC=2 CORES=4 \
+  >"$WORK/dry-nproc.out" 2>&1 || fail "make -n study NPROC=2"
 for tool in lt-train lt-extract; do
   [ "$(grep -c -- "-- [^ ]*\(torchrun\|lt-launch\) .*--nproc_per_node 2 .*$tool .*--threads 2" "$WORK/dry-nproc.out")" -ge 1 ] ||
     fail "NPROC=2: $tool is not started by a launcher of 2 processes with 2 threads each"
