@@ -234,9 +234,9 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
                                 launch.world_size, first_line(error.what())),
                     "on several machines, set GLOO_SOCKET_IFNAME to the interface they reach each other by");
     }
-    log::verbose("rank {} of {} (local rank {}) joined the job through {} ({}), over {}", launch.rank,
+    log::verbose("rank {} of {} (local rank {}) joined the job through {} (started by {}), over {}", launch.rank,
                  launch.world_size, launch.local_rank, where, launch.launcher, state.group->getBackendName());
-    (void)device;
+    (void)device;  // only NCCL needs it
 }
 
 Group::~Group() {
@@ -310,14 +310,19 @@ void Group::collective_failed(const std::exception& error) {
     const std::map<int, std::string> seen = read_departures(
         *state.keys, others, size() == 2 ? std::chrono::milliseconds(0) : kDepartureWait, store_lost);
     const std::string activity = activity_.empty() ? "" : " " + activity_;
-    if (store_lost)
-        throw Error(launch_.agent_store
-                        ? fmt::format("the job's rendezvous (torchrun's agent at {}:{}) went away{}",
-                                      launch_.master_addr, launch_.master_port, activity)
-                        : fmt::format("rank 0 of {}, which hosts the job's rendezvous, stopped{} (killed, out of "
-                                      "memory, or its machine failed)",
-                                      size(), activity),
+    if (store_lost) {
+        if (launch_.agent_store)
+            throw Error(fmt::format("the job's rendezvous (torchrun's agent at {}:{}) went away{}",
+                                    launch_.master_addr, launch_.master_port, activity),
+                        failure_hint_);
+        throw Error(is_timeout(what) ? fmt::format("rank 0 of {}, which hosts the job's rendezvous, did not answer "
+                                                   "for {} s{} (hung, or the network between the machines failed)",
+                                                   size(), state.timeout.count() / 1000, activity)
+                                     : fmt::format("rank 0 of {}, which hosts the job's rendezvous, stopped{} "
+                                                   "(killed, out of memory, or its machine failed)",
+                                                   size(), activity),
                     failure_hint_);
+    }
     std::vector<int> vanished;
     int lowest_survivor = rank();
     bool reported = false;

@@ -654,7 +654,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group, c
                                     : "")
                   : "");
     if (group.distributed())
-        log::info("data-parallel over {} processes ({}); BatchNorm statistics {}", group.size(),
+        log::info("data-parallel over {} processes started by {}; BatchNorm statistics {}", group.size(),
                   group.launch().launcher, run.sync_bn() ? "over all processes (--sync-bn)" : "per process");
 
     LoaderOptions loader_options;
