@@ -240,11 +240,13 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
 }
 
 Group::~Group() {
-    // After a failure a peer may be gone mid-collective: leave the process
-    // group and the store to the process exit rather than wait on them.
+    // After a failure a peer may be gone mid-collective: the process group
+    // and the store are left to the process exit rather than waited on,
+    // kept reachable (they are not leaks, the exit frees them).
     if (state_ && state_->failed) {
-        state_->group.release();
-        state_->keys.release();
+        static auto* kept = new std::vector<c10::intrusive_ptr<c10::intrusive_ptr_target>>;
+        if (state_->group) kept->push_back(std::move(state_->group));
+        if (state_->keys) kept->push_back(std::move(state_->keys));
     }
 }
 
