@@ -638,6 +638,8 @@ void train(const Options& options, const Compute& compute, dist::Group& group, c
         return;
     }
     run.model->train();
+    if (options.sync_bn && !run.group.distributed())
+        log::warn("--sync-bn does nothing in a single process (it synchronises the processes of a launched job)");
     if (run.group.distributed()) {
         run.buckets = std::make_unique<dist::GradientBuckets>(run.model->parameters(), run.group);
         if (run.sync_bn())
