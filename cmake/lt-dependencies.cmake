@@ -58,6 +58,27 @@ if("torch" IN_LIST lt_needs AND NOT TARGET lt_dep_torch)
   add_library(lt_dep_torch INTERFACE)
   target_include_directories(lt_dep_torch INTERFACE ${TORCH_INCLUDE_DIRS})
   target_link_libraries(lt_dep_torch INTERFACE ${TORCH_LIBRARIES})
+  # Data-parallel jobs (lt/learn/distributed.hpp) use LibTorch's c10d with
+  # its Gloo process group: LibTorch must be built with it (USE_C10D_GLOO on
+  # its targets) and Gloo's headers installed (Debian: libgloo-dev). NCCL
+  # comes with a CUDA LibTorch that has it (USE_C10D_NCCL); Debian's has not.
+  set(lt_torch_definitions "")
+  foreach(target torch_cpu torch)
+    if(TARGET ${target})
+      get_target_property(definitions ${target} INTERFACE_COMPILE_DEFINITIONS)
+      if(definitions)
+        list(APPEND lt_torch_definitions ${definitions})
+      endif()
+    endif()
+  endforeach()
+  find_path(LT_GLOO_INCLUDE_DIR gloo/algorithm.h HINTS ${TORCH_INCLUDE_DIRS})
+  if("USE_C10D_GLOO" IN_LIST lt_torch_definitions AND LT_GLOO_INCLUDE_DIR)
+    target_compile_definitions(lt_dep_torch INTERFACE LT_HAVE_C10D=1)
+    target_include_directories(lt_dep_torch INTERFACE ${LT_GLOO_INCLUDE_DIR})
+    message(STATUS "lt: data-parallel jobs over c10d (Gloo)")
+  else()
+    message(STATUS "lt: no data-parallel jobs (LibTorch without c10d's Gloo, or no Gloo headers: libgloo-dev)")
+  endif()
 endif()
 # LT_TORCH_BACKEND_LINKED: whether the tools with --device link the LibTorch
 # backend (tools/CMakeLists.txt); AUTO = when this LibTorch has CUDA.

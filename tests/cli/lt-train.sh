@@ -47,6 +47,8 @@ assert list(c["class_ids"][:]) == list(range(10))
 assert list(c["class_counts"][:]) == [int((labels == k).sum()) for k in range(10)]
 s = f["train_state"]
 assert s.attrs["epoch"] == 1 and s.attrs["step"] == steps
+# one process, one micro-batch: BatchNorm over the batch of 16
+assert [s.attrs[k] for k in ("world_size", "micro_batches", "sync_bn", "batch_norm_batch")] == [1, 1, 0, 16]
 m = s["momentum"]
 assert set(m) == {"backbone." + k for k in got if "running" not in k and "num_batches" not in k} | {"classifier.weight", "classifier.scale"}
 line = json.loads(open(sys.argv[2]).read())

@@ -141,6 +141,17 @@ for tool in "lt-data fashion-mnist" "lt-train --config fashion-mnist-lt" "lt-ext
   grep -q -- "$tool" "$WORK/dry-default.out" || fail "make -n does not show $tool"
 done
 [ -e data ] || [ -e results ] && fail "make -n wrote files"
+# NPROC: a launcher of NPROC processes on each training and extraction rule, THREADS shared out.
+make --no-print-directory -f "$LT_SRC/Makefile.pipeline" BUILD="$LT_BUILD" -n study NPROC=2 CORES=4 \
+  >"$WORK/dry-nproc.out" 2>&1 || fail "make -n study NPROC=2"
+for tool in lt-train lt-extract; do
+  [ "$(grep -c -- "-- [^ ]*\(torchrun\|lt-launch\) .*--nproc_per_node 2 .*$tool .*--threads 2" "$WORK/dry-nproc.out")" -ge 1 ] ||
+    fail "NPROC=2: $tool is not started by a launcher of 2 processes with 2 threads each"
+done
+grep -q -- "-- lt-protos" "$WORK/dry-nproc.out" || fail "NPROC=2: lt-protos should run alone"
+"${MK[@]}" -n study LAUNCH="srun --ntasks 8" >"$WORK/dry-launch.out" 2>&1 || fail "make -n study LAUNCH=srun"
+[ "$(grep -c -- "-- srun --ntasks 8 lt-\(train\|extract\) " "$WORK/dry-launch.out")" -eq 8 ] ||
+  fail "LAUNCH: not every training and extraction rule is started by srun"
 # ... and of ImageNet-LT, given its list files.
 mkdir -p inet && for s in train val test; do
   printf 'train/n01440764/a.JPEG 0\ntrain/n01443537/b.JPEG 1\n' >"inet/ImageNet_LT_$s.txt"

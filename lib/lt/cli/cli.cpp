@@ -10,7 +10,11 @@
 #include <fmt/format.h>
 #include <hdf5.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <new>
 #include <thread>
@@ -110,10 +114,26 @@ void ComputeOptions::add_to(CLI::App& app, unsigned parts) {
             ->capture_default_str();
 }
 
+namespace {
+// The cores this process may run on (taskset, cgroup cpusets and srun's
+// binding narrow them), shared out among the processes a launcher started on
+// this machine (torchrun's LOCAL_WORLD_SIZE): several ranks of one job on one
+// machine would otherwise each start a thread per core.
+int available_cores() {
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : static_cast<int>(std::thread::hardware_concurrency());
+    if (const char* local_world = std::getenv("LOCAL_WORLD_SIZE")) {
+        const int processes = std::atoi(local_world);
+        if (processes > 1) cores /= processes;
+    }
+    return std::max(cores, 1);
+}
+}  // namespace
+
 Compute ComputeOptions::resolve() const {
     Compute compute;
-    compute.threads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-    if (compute.threads < 1) compute.threads = 1;
+    compute.threads = threads > 0 ? threads : available_cores();
     compute.workers = workers > 0 ? workers : compute.threads;
     compute.device = device;
     return compute;
@@ -216,6 +236,8 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     } catch (const AlreadyReported& reported) {
         std::fflush(stdout);
         return reported.status;
+    } catch (const ReportedElsewhere&) {
+        return 1;
     } catch (const UsageError& error) {
         return fail(2, error.what(), error.hint().empty() ? "see " + info.name + " --help" : error.hint());
     } catch (const Error& error) {

@@ -33,16 +33,19 @@ BatchLoader::~BatchLoader() {
     for (std::thread& worker : workers_) worker.join();
 }
 
-void BatchLoader::start_epoch(std::vector<std::size_t> order, std::uint64_t epoch) {
+void BatchLoader::start_epoch(std::vector<std::size_t> order, std::uint64_t epoch, std::vector<std::size_t> positions) {
     for (std::size_t index : order)
         if (index >= dataset_.size())
             throw Error(fmt::format("sample index {} is outside the data set of {} images", index, dataset_.size()));
+    if (!positions.empty() && positions.size() != order.size())
+        throw Error(fmt::format("{} positions for {} samples", positions.size(), order.size()));
     std::unique_lock<std::mutex> lock(mutex_);
     ++generation_;
     // Workers still decoding write into the old slots: wait for them.
     idle_.wait(lock, [this] { return in_flight_ == 0; });
     slots_.clear();
     order_ = std::move(order);
+    positions_ = std::move(positions);
     epoch_ = epoch;
     const auto batch = static_cast<std::size_t>(options_.batch_size);
     samples_ = options_.drop_last ? order_.size() / batch * batch : order_.size();
@@ -89,6 +92,7 @@ void BatchLoader::work() {
         const std::size_t batch_number = position / batch_size;
         const std::uint64_t generation = generation_, epoch = epoch_;
         const std::size_t index = order_[position];
+        const std::size_t seed_position = positions_.empty() ? position : positions_[position];
         Slot& slot = slot_for(batch_number);
         float* destination =
             slot.batch.images.data() + (position - batch_number * batch_size) * transform_.floats_per_image();
@@ -98,7 +102,7 @@ void BatchLoader::work() {
         std::exception_ptr error;
         try {
             cv::Mat image = dataset_.load(index);
-            Rng rng = make_rng(options_.seed, {kLoaderStream, epoch, position});
+            Rng rng = make_rng(options_.seed, {kLoaderStream, epoch, seed_position});
             transform_.apply(image, rng, destination);
         } catch (...) {
             error = std::current_exception();

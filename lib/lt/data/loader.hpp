@@ -52,8 +52,12 @@ public:
     BatchLoader& operator=(const BatchLoader&) = delete;
 
     // Starts an epoch visiting order (indices into the data set); an epoch
-    // still running is abandoned. epoch seeds the augmentations.
-    void start_epoch(std::vector<std::size_t> order, std::uint64_t epoch);
+    // still running is abandoned. epoch seeds the augmentations. positions,
+    // when given (one per entry of order), are the samples' positions in the
+    // whole epoch, which seed their augmentations instead of their place in
+    // order: a process of a data-parallel job that loads its share of every
+    // batch augments each image as a single process would.
+    void start_epoch(std::vector<std::size_t> order, std::uint64_t epoch, std::vector<std::size_t> positions = {});
 
     // The next batch of the epoch into batch; false once the epoch is done.
     // An image that cannot be read or transformed throws the worker's
@@ -84,6 +88,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable work_ready_, batch_ready_, idle_;
     std::vector<std::size_t> order_;
+    std::vector<std::size_t> positions_;  // empty: the place in order_
     std::uint64_t epoch_ = 0;
     std::uint64_t generation_ = 0;   // bumped by start_epoch; stale work is dropped
     std::size_t samples_ = 0;        // samples in the epoch (after drop_last)

@@ -3,6 +3,7 @@
 #include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/io/model_layout.hpp"
 #include "lt/io/provenance.hpp"
 
 #include <H5LTpublic.h>
@@ -690,7 +691,7 @@ std::string InputFile::type() const {
     if (has_dataset("features")) return "features";
     if (has_dataset("prototypes")) return "prototypes";
     if (has_group("members")) return "ensemble";
-    if (has_group("backbone") || has_group("classifier")) return "model";
+    if (has_group(model_layout::kBackbone) || has_group(model_layout::kClassifier)) return model_layout::kType;
     if (has_dataset("weights")) return "classifier";
     return "unknown";
 }

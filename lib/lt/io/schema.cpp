@@ -2,6 +2,7 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/io/model_layout.hpp"
 
 #include <fmt/format.h>
 
@@ -378,7 +379,7 @@ void ClassifierWriter::finish(const Classifier& classifier) {
 }
 
 ClassifierSet read_classifier_set(const h5::InputFile& in) {
-    in.check_type({"classifier", "ensemble", "prototypes", "model"});
+    in.check_type({"classifier", "ensemble", "prototypes", model_layout::kType});
     ClassifierSet set;
     set.source = in.file_name();
     std::string type = in.type();
@@ -389,8 +390,8 @@ ClassifierSet read_classifier_set(const h5::InputFile& in) {
         classifier.class_ids = std::move(prototypes.class_ids);
         classifier.class_counts = std::move(prototypes.counts);
         set.members.push_back(std::move(classifier));
-    } else if (type == "model") {
-        set.members.push_back(read_classifier_group(in.group("classifier")));
+    } else if (type == model_layout::kType) {
+        set.members.push_back(read_classifier_group(in.group(model_layout::kClassifier)));
     } else if (type == "ensemble") {
         if (!in.has_group("members")) fail(in.file_name() + ": missing group '/members'");
         collect_members(in, set.members);
@@ -430,7 +431,7 @@ void write_ensemble(h5::OutputFile& out, const std::vector<Classifier>& members)
 }
 
 std::map<std::int64_t, std::int64_t> read_class_counts(const h5::InputFile& in) {
-    in.check_type({"prototypes", "classifier", "ensemble", "model", "features"});
+    in.check_type({"prototypes", "classifier", "ensemble", model_layout::kType, "features"});
     std::map<std::int64_t, std::int64_t> counts;
     std::string type = in.type();
     if (type == "features") {

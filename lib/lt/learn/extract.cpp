@@ -8,6 +8,9 @@
 #include "lt/image/transforms.hpp"
 #include "lt/io/h5.hpp"
 #include "lt/io/schema.hpp"
+#include "lt/learn/distributed.hpp"
+#include "lt/learn/memory.hpp"
+#include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/weights.hpp"
 #include "lt/learn/tensor.hpp"
@@ -83,6 +86,7 @@ void Options::add_to(CLI::App& app) {
         ->excludes(list_option)
         ->excludes(root_option)
         ->excludes(shard_option);
+    dist_timeout.add_to(app);
 }
 
 namespace {
@@ -138,14 +142,10 @@ struct Extractor {
 Extractor load_extractor(const Options& options) {
     Extractor extractor;
     if (!options.model.empty()) {
-        h5::InputFile in(options.model);
-        in.check_type("model");
-        extractor.backbone = models::make_backbone(in.attr_string("arch"));
-        if (!in.has_group("backbone")) throw SchemaError(options.model + " has no /backbone");
-        weights::load_exact(*extractor.backbone, weights::read_state_dict(in.group("backbone")),
-                            options.model + ":/backbone");
-        if (in.has_attr("preset")) extractor.preset = in.attr_string("preset");
-        if (in.has_attr("image_size")) extractor.image_size = static_cast<int>(in.attr_int("image_size"));
+        model_file::TrainedBackbone trained = model_file::read_backbone(options.model);
+        extractor.backbone = std::move(trained.backbone);
+        if (!trained.preset.empty()) extractor.preset = trained.preset;
+        extractor.image_size = trained.image_size;
     } else {
         extractor.backbone = models::make_backbone(options.arch);
         const models::LoadReport report = weights::load_init(*extractor.backbone, options.init);
@@ -163,16 +163,35 @@ Extractor load_extractor(const Options& options) {
     return extractor;
 }
 
-void extract(const Options& options, const Compute& compute) {
+void check_usage(const Options& options) {
     if (options.list.empty()) throw UsageError("--list is required (or --merge)");
     if (options.root.empty()) throw UsageError("--root is required (or --merge)");
     if (options.model.empty() && options.arch.empty())
         throw UsageError("no backbone: give --model MODEL.h5, or --arch A with --init WEIGHTS.h5");
+}
+
+// The batches of a list (or shard) rows [first, end) that a process of a
+// job of `processes` computes: every processes-th batch from its rank on, so
+// that rank 0 can write the batches in order as they come, and every batch
+// holds the images it holds in a single process.
+struct BatchPlan {
+    std::int64_t first = 0, end = 0, batch = 1;
+    int processes = 1, rank = 0;
+
+    std::int64_t batches() const { return (end - first + batch - 1) / batch; }
+    std::int64_t rounds() const { return (batches() + processes - 1) / processes; }
+    std::int64_t rows_of(std::int64_t b) const { return std::min(batch, end - first - b * batch); }
+    std::vector<std::size_t> order() const {
+        std::vector<std::size_t> rows;
+        for (std::int64_t b = rank; b < batches(); b += processes)
+            for (std::int64_t i = 0; i < rows_of(b); ++i) rows.push_back(static_cast<std::size_t>(first + b * batch + i));
+        return rows;
+    }
+};
+
+void extract_rows(const Options& options, const Compute& compute, dist::Group& group, const at::Device& device) {
     const bool sharded = !options.shard.empty();
     const Shard shard = sharded ? parse_shard(options.shard) : Shard{};
-    const at::Device device = resolve_device(compute.device);
-    use_threads(compute.threads);
-
     const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
     Extractor extractor = load_extractor(options);
     const ImageTransform transform = image_transform(extractor.preset, false, extractor.image_size);
@@ -193,50 +212,99 @@ void extract(const Options& options, const Compute& compute) {
         throw Error(fmt::format("shard {}/{} of the {} images of {} is empty", shard.index, shard.count,
                                 source.list_rows, options.list),
                     fmt::format("use at most {} shards", source.list_rows));
+    const BatchPlan plan{first, end, options.batch_size, group.size(), group.rank()};
 
     backbone.to(device);
     backbone.eval();
     torch::NoGradGuard no_grad;
 
-    h5::OutputFile out(options.output.path, "features");
-    source.write(out);
-    if (sharded) {
-        out.set_attr("shard_index", shard.index);
-        out.set_attr("shard_count", shard.count);
-        out.set_attr("shard_first_row", first);
+    std::unique_ptr<h5::OutputFile> out;
+    std::unique_ptr<FeaturesWriter> writer;
+    if (group.is_root()) {
+        out = std::make_unique<h5::OutputFile>(options.output.path, "features");
+        source.write(*out);
+        if (sharded) {
+            out->set_attr("shard_index", shard.index);
+            out->set_attr("shard_count", shard.count);
+            out->set_attr("shard_first_row", first);
+        }
+        writer = std::make_unique<FeaturesWriter>(*out, backbone.feature_dim(), /*with_ids=*/true,
+                                                  options.split.empty() ? split_of(options.list) : options.split);
     }
-    FeaturesWriter writer(out, backbone.feature_dim(), /*with_ids=*/true,
-                          options.split.empty() ? split_of(options.list) : options.split);
+    std::vector<std::string> ids;
+    const auto append = [&](const float* features, std::int64_t row, std::int64_t n) {
+        ids.clear();
+        std::vector<std::int64_t> labels;
+        for (std::int64_t i = row; i < row + n; ++i) {
+            ids.push_back(dataset.entries[static_cast<std::size_t>(i)].path);
+            labels.push_back(dataset.entries[static_cast<std::size_t>(i)].label);
+        }
+        writer->append(features, labels.data(), n, ids);
+    };
 
     LoaderOptions loader_options;
     loader_options.batch_size = options.batch_size;
     loader_options.workers = compute.workers;
     BatchLoader loader(dataset, transform, loader_options);
-    std::vector<std::size_t> order(static_cast<std::size_t>(end - first));
-    std::iota(order.begin(), order.end(), static_cast<std::size_t>(first));
-    loader.start_epoch(std::move(order), 0);
+    loader.start_epoch(plan.order(), 0);
 
     const auto started = std::chrono::steady_clock::now();
     Progress progress("features", end - first, "images");
+    group.set_activity("during the extraction");
+    const std::int64_t dim = backbone.feature_dim();
     Batch batch;
-    std::vector<std::string> ids;
-    while (loader.next(batch)) {
-        const auto n = static_cast<std::int64_t>(batch.size());
-        at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(device);
-        at::Tensor features = backbone.forward(images).to(at::kCPU, at::kFloat).contiguous();
-        ids.clear();
-        for (std::size_t index : batch.indices) ids.push_back(dataset.entries[index].path);
-        writer.append(features.data_ptr<float>(), batch.labels.data(), n, ids);
-        progress.advance(n);
+    for (std::int64_t round = 0; round < plan.rounds(); ++round) {
+        const std::int64_t mine = round * plan.processes + plan.rank;
+        at::Tensor features;
+        if (mine < plan.batches()) {
+            if (!loader.next(batch)) throw Error("the loader ran out of batches");
+            const auto n = static_cast<std::int64_t>(batch.size());
+            at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(device);
+            features = backbone.forward(images).to(at::kFloat).contiguous();
+        }
+        if (!group.distributed()) {
+            features = features.to(at::kCPU).contiguous();
+            append(features.data_ptr<float>(), first + mine * plan.batch, features.size(0));
+            progress.advance(features.size(0));
+            continue;
+        }
+        // Every rank sends a full batch's worth (gather needs one shape);
+        // rank 0 keeps the rows of each batch in batch order.
+        at::Tensor padded = torch::zeros({plan.batch, dim}, torch::TensorOptions(at::kFloat).device(device));
+        if (features.defined()) padded.narrow(0, 0, features.size(0)).copy_(features);
+        std::vector<at::Tensor> gathered;
+        group.gather(padded, gathered);
+        if (!group.is_root()) continue;
+        for (int q = 0; q < plan.processes; ++q) {
+            const std::int64_t b = round * plan.processes + q;
+            if (b >= plan.batches()) break;
+            const at::Tensor rows = gathered[static_cast<std::size_t>(q)].narrow(0, 0, plan.rows_of(b)).to(at::kCPU).contiguous();
+            append(rows.data_ptr<float>(), first + b * plan.batch, rows.size(0));
+            progress.advance(rows.size(0));
+        }
     }
     progress.finish();
-    out.commit();
+    if (!group.is_root()) return;
+    out->commit();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log::info("{} images x {} features in {:.1f} s ({:.0f} images/s){}", end - first, backbone.feature_dim(),
+    log::info("{} images x {} features in {:.1f} s ({:.0f} images/s){}{}", end - first, backbone.feature_dim(),
               seconds, static_cast<double>(end - first) / std::max(seconds, 1e-9),
               sharded ? fmt::format(", shard {}/{} (rows {} to {} of {})", shard.index, shard.count, first, end - 1,
                                     source.list_rows)
-                      : "");
+                      : "",
+              group.distributed() ? fmt::format(", by {} processes", group.size()) : "");
+}
+
+void extract(const Options& options, const Compute& compute) {
+    check_usage(options);
+    const dist::Launch launch = dist::read_launch();
+    memory::reuse_tensor_memory();
+    use_threads(compute.threads);
+    const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
+    dist::Group group(launch, "lt-extract", options.dist_timeout.value(), device);
+    if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
+    group.set_failure_hint("nothing was written; run the command again");
+    group.run([&] { extract_rows(options, compute, group, device); });
 }
 
 }  // namespace
@@ -317,10 +385,10 @@ void merge_shards(const std::vector<std::string>& shard_files, const std::string
 }
 
 void run(const Options& options, const Compute& compute) {
-    if (!options.merge.empty())
-        merge_shards(options.merge, options.output.path);
-    else
+    if (options.merge.empty())
         extract(options, compute);
+    else if (dist::read_launch().rank == 0)  // under a launcher, one process joins the shards
+        merge_shards(options.merge, options.output.path);
 }
 
 }  // namespace lt::extract

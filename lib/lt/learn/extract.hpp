@@ -11,9 +11,15 @@
 // record where they come from (list and weights fingerprints, their range),
 // and --merge joins all N shards of one extraction, in any order, into the
 // file an unsharded run writes.
+//
+// Under a launcher (torchrun, srun: lt/learn/distributed.hpp) the processes
+// of the job extract together: each computes every N-th batch of the list
+// (or shard), rank 0 gathers them and writes the one output, equal to what a
+// single process writes.
 #pragma once
 
 #include "lt/cli/cli.hpp"
+#include "lt/learn/distributed.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -44,6 +50,7 @@ struct Options {
     int batch_size = 128;
     std::vector<std::string> merge;  // shard files to join instead of extracting
     cli::OutputOption output;
+    dist::TimeoutOption dist_timeout;
 
     void add_to(CLI::App& app);
 };

@@ -12,6 +12,7 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/autograd.h>
 
 #include <fmt/format.h>
 
@@ -82,28 +83,111 @@ torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel,
                                  .bias(false));
 }
 
+// Batch normalisation with the statistics of the batches of all processes
+// (PyTorch's SyncBatchNorm): the per-channel count, sum and sum of squares
+// are summed over the processes in the forward pass, and the two gradient
+// sums the input's gradient needs in the backward pass. The weight and bias
+// gradients stay per process (the gradient averaging sums them).
+class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* context, torch::Tensor x, torch::Tensor weight,
+                                 torch::Tensor bias, torch::Tensor running_mean, torch::Tensor running_var,
+                                 torch::Tensor batches_tracked, double momentum, double eps,
+                                 const CrossProcessSum* sum) {
+        const std::int64_t channels = x.size(1);
+        const std::vector<std::int64_t> reduced{0, 2, 3};
+        // Local moments in float (stable), combined in double.
+        const auto [variance, mean] = torch::var_mean(x, reduced, /*unbiased=*/false);
+        const double count = static_cast<double>(x.numel() / channels);
+        torch::Tensor stats = torch::empty({2 * channels + 1}, x.options().dtype(torch::kDouble));
+        torch::Tensor local_mean = mean.to(torch::kDouble);
+        stats.narrow(0, 0, channels).copy_(local_mean * count);
+        stats.narrow(0, channels, channels).copy_((variance.to(torch::kDouble) + local_mean * local_mean) * count);
+        stats[2 * channels].fill_(count);
+        (*sum)(stats);
+        const double total = stats[2 * channels].item<double>();
+        const torch::Tensor global_mean = stats.narrow(0, 0, channels) / total;
+        const torch::Tensor global_variance =
+            (stats.narrow(0, channels, channels) / total - global_mean * global_mean).clamp_min(0);
+        {
+            torch::NoGradGuard no_grad;
+            running_mean.mul_(1 - momentum).add_(global_mean.to(running_mean.scalar_type()), momentum);
+            running_var.mul_(1 - momentum)
+                .add_((global_variance * (total / std::max(total - 1, 1.0))).to(running_var.scalar_type()), momentum);
+            batches_tracked.add_(1);
+        }
+        const torch::Tensor mean_f = global_mean.to(x.scalar_type()).view({1, channels, 1, 1});
+        const torch::Tensor inverse_std = (global_variance + eps).rsqrt().to(x.scalar_type()).view({1, channels, 1, 1});
+        context->save_for_backward({x, weight, mean_f, inverse_std});
+        context->saved_data["total"] = total;
+        context->saved_data["sum"] = reinterpret_cast<std::int64_t>(sum);
+        return (x - mean_f) * (inverse_std * weight.view({1, channels, 1, 1})) + bias.view({1, channels, 1, 1});
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                   torch::autograd::variable_list outputs) {
+        const auto saved = context->get_saved_variables();
+        const torch::Tensor &x = saved[0], &weight = saved[1], &mean = saved[2], &inverse_std = saved[3];
+        const double total = context->saved_data["total"].toDouble();
+        const auto* sum = reinterpret_cast<const CrossProcessSum*>(context->saved_data["sum"].toInt());
+        const torch::Tensor& dy = outputs[0];
+        const std::int64_t channels = x.size(1);
+        const std::vector<std::int64_t> reduced{0, 2, 3};
+        const torch::Tensor normalized = (x - mean) * inverse_std;
+        const torch::Tensor sum_dy = dy.sum(reduced);
+        const torch::Tensor sum_dy_normalized = (dy * normalized).sum(reduced);
+        torch::Tensor sums = torch::cat({sum_dy, sum_dy_normalized}).to(torch::kDouble);
+        (*sum)(sums);
+        const torch::Tensor mean_dy = (sums.narrow(0, 0, channels) / total).to(x.scalar_type()).view({1, channels, 1, 1});
+        const torch::Tensor mean_dy_normalized =
+            (sums.narrow(0, channels, channels) / total).to(x.scalar_type()).view({1, channels, 1, 1});
+        const torch::Tensor dx =
+            (weight.view({1, channels, 1, 1}) * inverse_std) * (dy - mean_dy - normalized * mean_dy_normalized);
+        return {dx, sum_dy_normalized, sum_dy, {}, {}, {}, {}, {}, {}};
+    }
+};
+
+// A BatchNorm layer's forward pass, with cross-process statistics in
+// training when the backbone has them.
+torch::Tensor normalize(torch::nn::BatchNorm2d& layer, const torch::Tensor& x, const BatchNormSync& sync) {
+    if (!sync.sum || !layer->is_training()) return layer->forward(x);
+    const auto& options = layer->options;
+    return SyncBatchNormFunction::apply(x, layer->weight, layer->bias, layer->running_mean, layer->running_var,
+                                        layer->num_batches_tracked, options.momentum().value_or(0.1), options.eps(),
+                                        &sync.sum);
+}
+
 class ResidualBlock : public torch::nn::Module {
 public:
     virtual torch::Tensor forward(torch::Tensor x) = 0;
 
 protected:
+    explicit ResidualBlock(std::shared_ptr<const BatchNormSync> sync) : sync_(std::move(sync)) {}
+
     // A 1x1 conv + BN projection, named downsample.0 / downsample.1, where the
     // shape changes; registered last, as torchvision does.
     void add_downsample_if_needed(std::int64_t in, std::int64_t out, std::int64_t stride) {
         if (stride == 1 && in == out) return;
-        downsample_ = register_module(
-            "downsample", torch::nn::Sequential(conv(in, out, 1, stride), torch::nn::BatchNorm2d(out)));
+        downsample_conv_ = conv(in, out, 1, stride);
+        downsample_norm_ = torch::nn::BatchNorm2d(out);
+        register_module("downsample", torch::nn::Sequential(downsample_conv_, downsample_norm_));
     }
-    torch::Tensor shortcut(const torch::Tensor& x) { return downsample_ ? downsample_->forward(x) : x; }
+    torch::Tensor shortcut(const torch::Tensor& x) {
+        return downsample_conv_ ? norm(downsample_norm_, downsample_conv_(x)) : x;
+    }
+    torch::Tensor norm(torch::nn::BatchNorm2d& layer, const torch::Tensor& x) { return normalize(layer, x, *sync_); }
 
 private:
-    torch::nn::Sequential downsample_{nullptr};
+    std::shared_ptr<const BatchNormSync> sync_;
+    torch::nn::Conv2d downsample_conv_{nullptr};
+    torch::nn::BatchNorm2d downsample_norm_{nullptr};
 };
 
 class BasicBlock : public ResidualBlock {
 public:
-    BasicBlock(std::int64_t in, std::int64_t planes, std::int64_t stride)
-        : conv1_(register_module("conv1", conv(in, planes, 3, stride))),
+    BasicBlock(std::shared_ptr<const BatchNormSync> sync, std::int64_t in, std::int64_t planes, std::int64_t stride)
+        : ResidualBlock(std::move(sync)),
+          conv1_(register_module("conv1", conv(in, planes, 3, stride))),
           bn1_(register_module("bn1", torch::nn::BatchNorm2d(planes))),
           conv2_(register_module("conv2", conv(planes, planes, 3))),
           bn2_(register_module("bn2", torch::nn::BatchNorm2d(planes))) {
@@ -111,8 +195,8 @@ public:
     }
 
     torch::Tensor forward(torch::Tensor x) override {
-        auto out = bn1_(conv1_(x)).relu_();
-        out = bn2_(conv2_(out));
+        auto out = norm(bn1_, conv1_(x)).relu_();
+        out = norm(bn2_, conv2_(out));
         out += shortcut(x);
         return out.relu_();
     }
@@ -126,9 +210,10 @@ private:
 
 class Bottleneck : public ResidualBlock {
 public:
-    Bottleneck(std::int64_t in, std::int64_t planes, std::int64_t stride, std::int64_t groups,
-               std::int64_t width_per_group)
-        : width_(planes * width_per_group / 64 * groups),
+    Bottleneck(std::shared_ptr<const BatchNormSync> sync, std::int64_t in, std::int64_t planes, std::int64_t stride,
+               std::int64_t groups, std::int64_t width_per_group)
+        : ResidualBlock(std::move(sync)),
+          width_(planes * width_per_group / 64 * groups),
           conv1_(register_module("conv1", conv(in, width_, 1))),
           bn1_(register_module("bn1", torch::nn::BatchNorm2d(width_))),
           conv2_(register_module("conv2", conv(width_, width_, 3, stride, groups))),
@@ -139,9 +224,9 @@ public:
     }
 
     torch::Tensor forward(torch::Tensor x) override {
-        auto out = bn1_(conv1_(x)).relu_();
-        out = bn2_(conv2_(out)).relu_();
-        out = bn3_(conv3_(out));
+        auto out = norm(bn1_, conv1_(x)).relu_();
+        out = norm(bn2_, conv2_(out)).relu_();
+        out = norm(bn3_, conv3_(out));
         out += shortcut(x);
         return out.relu_();
     }
@@ -159,14 +244,15 @@ private:
 // layerN: blocks named 0, 1, ...; the first one changes stride and width.
 class Stage : public torch::nn::Module {
 public:
-    Stage(const ArchSpec& spec, std::int64_t& in, std::int64_t planes, int count, std::int64_t stride) {
+    Stage(const ArchSpec& spec, const std::shared_ptr<const BatchNormSync>& sync, std::int64_t& in,
+          std::int64_t planes, int count, std::int64_t stride) {
         for (int i = 0; i < count; ++i) {
             const std::int64_t block_stride = i == 0 ? stride : 1;
             std::shared_ptr<ResidualBlock> block;
             if (spec.block == BlockType::basic)
-                block = std::make_shared<BasicBlock>(in, planes, block_stride);
+                block = std::make_shared<BasicBlock>(sync, in, planes, block_stride);
             else
-                block = std::make_shared<Bottleneck>(in, planes, block_stride, spec.groups,
+                block = std::make_shared<Bottleneck>(sync, in, planes, block_stride, spec.groups,
                                                      spec.width_per_group);
             blocks_.push_back(register_module(std::to_string(i), block));
             in = planes * expansion(spec.block);
@@ -194,13 +280,13 @@ public:
             const std::int64_t stride = i == 0 ? 1 : 2;
             stages_.push_back(register_module(
                 "layer" + std::to_string(i + 1),
-                std::make_shared<Stage>(spec, channels, planes[i], spec.blocks_per_stage[i], stride)));
+                std::make_shared<Stage>(spec, batch_norm_sync_, channels, planes[i], spec.blocks_per_stage[i], stride)));
         }
         initialize();
     }
 
     torch::Tensor forward(torch::Tensor images) override {
-        auto x = bn1_(conv1_(images)).relu_();
+        auto x = normalize(bn1_, conv1_(images), *batch_norm_sync_).relu_();
         if (imagenet_stem_) x = torch::max_pool2d(x, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2}, /*padding=*/{1, 1});
         for (const auto& stage : stages_) x = stage->forward(x);
         return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);

@@ -18,6 +18,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,6 +39,16 @@ const std::vector<std::string>& arch_names();
 // unknown name.
 std::int64_t feature_dim(const std::string& arch);
 
+// Sums a tensor, in place, over the processes of a data-parallel job.
+using CrossProcessSum = std::function<void(torch::Tensor&)>;
+
+// How BatchNorm layers get the statistics of a training batch: from the
+// process's own batch (the default), or, with a cross-process sum, from the
+// batches of all the job's processes together (PyTorch's SyncBatchNorm).
+struct BatchNormSync {
+    CrossProcessSum sum;
+};
+
 // Images [N, 3, H, W] -> pooled penultimate features [N, D]. Initialised as
 // torchvision does (Kaiming-normal fan-out convolutions, BatchNorm weight 1
 // and bias 0), from torch's global generator (torch::manual_seed).
@@ -47,8 +58,15 @@ public:
     const std::string& arch() const { return arch_; }
     std::int64_t feature_dim() const { return feature_dim_; }
 
+    // Training batches normalise with the statistics of every process's
+    // batch (the running statistics follow them); an empty sum goes back to
+    // per-process statistics. Parameters and state-dict keys are unchanged.
+    void synchronize_batch_norm(CrossProcessSum sum) { batch_norm_sync_->sum = std::move(sum); }
+
 protected:
     Backbone(std::string arch, std::int64_t feature_dim);
+    // Shared with the layers, which read it on every forward pass.
+    std::shared_ptr<BatchNormSync> batch_norm_sync_ = std::make_shared<BatchNormSync>();
 
 private:
     std::string arch_;

@@ -9,7 +9,12 @@
 #include "lt/image/images.hpp"
 #include "lt/image/transforms.hpp"
 #include "lt/io/h5.hpp"
+#include "lt/io/model_layout.hpp"
 #include "lt/io/schema.hpp"
+#include "lt/learn/data_parallel.hpp"
+#include "lt/learn/distributed.hpp"
+#include "lt/learn/memory.hpp"
+#include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/recipes.hpp"
 #include "lt/learn/weights.hpp"
@@ -31,7 +36,6 @@
 #include <map>
 #include <memory>
 #include <numeric>
-#include <variant>
 
 namespace lt::train {
 
@@ -59,7 +63,16 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--epochs", epochs, "Epochs to train for in all (a resumed run continues up to it)")
         ->check(cli::Positive)
         ->capture_default_str();
-    app.add_option("--batch-size", batch_size, "Images per step")->check(cli::Positive)->capture_default_str();
+    app.add_option("--batch-size", batch_size, "Images per step, over all the processes of a data-parallel job")
+        ->check(cli::Positive)
+        ->capture_default_str();
+    app.add_option("--micro-batches", micro_batches,
+                   "Split each process's images of a step into M micro-batches whose gradients add up")
+        ->check(cli::Positive)
+        ->type_name("M")
+        ->capture_default_str();
+    app.add_flag("--sync-bn", sync_bn,
+                 "In a data-parallel job, BatchNorm statistics over the images of all processes (default: per process)");
     app.add_option("--lr", lr, "Learning rate of the classifier (and of the backbone unless --lr-backbone)")
         ->check(cli::NonNegative)
         ->capture_default_str();
@@ -86,6 +99,7 @@ void Options::add_to(CLI::App& app) {
     app.add_flag("--resume", resume, "Continue the run checkpointed in the -o file (from scratch if it is missing)");
     app.add_option("--log", log, "Write one JSON object per epoch to FILE ('-' = stdout)")->type_name("FILE.jsonl");
     seed.add_to(app);
+    dist_timeout.add_to(app);
 }
 
 double learning_rate(double base, std::int64_t step, std::int64_t total_steps, std::int64_t warmup_steps) {
@@ -190,32 +204,14 @@ private:
 
 enum RateGroup { kBackboneRate = 0, kClassifierRate = 1 };
 
-// An option that defines the computation: recorded on the model's root and
-// required to be the same when a run is resumed.
-struct RunSetting {
-    std::string name;
-    std::variant<std::string, std::int64_t, double> value;
-
-    std::string text() const {
-        return std::visit([](const auto& v) { return fmt::format("{}", v); }, value);
-    }
-    void write(h5::Group& group) const {
-        std::visit([&](const auto& v) { group.set_attr(name, v); }, value);
-    }
-    std::string stored_text(const h5::Group& group) const {
-        switch (value.index()) {
-            case 0: return group.attr_string(name);
-            case 1: return fmt::format("{}", group.attr_int(name));
-            default: return fmt::format("{}", group.attr_double(name));
-        }
-    }
-};
-
 double backbone_rate(const Options& options) { return options.lr_backbone < 0 ? options.lr : options.lr_backbone; }
 
-std::vector<RunSetting> run_settings(const Options& options, const ImageTransform& transform,
-                                     const std::string& train_list_hash) {
-    return {{"arch", options.arch},
+// The options that define the computation: recorded on the model's root and
+// required to be the same when a run is resumed. The number of processes and
+// of micro-batches is not among them: each step sees the same images.
+std::vector<model_file::Setting> run_settings(const Options& options, const ImageTransform& transform,
+                                              const std::string& train_list_hash) {
+    return {{model_layout::kArch, options.arch},
             {"head", options.head},
             {"sampler", sampler_name(parse_sampler_kind(options.sampler))},
             {"loss", options.loss},
@@ -225,8 +221,8 @@ std::vector<RunSetting> run_settings(const Options& options, const ImageTransfor
             {"momentum", options.momentum},
             {"weight_decay", options.weight_decay},
             {"warmup_epochs", options.warmup_epochs},
-            {"preset", options.preset},
-            {"image_size", std::int64_t{transform.size}},
+            {model_layout::kPreset, options.preset},
+            {model_layout::kImageSize, std::int64_t{transform.size}},
             {"seed", static_cast<std::int64_t>(options.seed.seed)},
             {"train_list_hash", train_list_hash}};
 }
@@ -234,21 +230,24 @@ std::vector<RunSetting> run_settings(const Options& options, const ImageTransfor
 // Everything training needs, built once.
 struct Run {
     const Options& options;
+    dist::Group& group;
     at::Device device;
     ImageDataset train_data;
     TrainingClasses classes;
     ImageTransform train_transform;
-    std::vector<RunSetting> settings;
+    std::vector<model_file::Setting> settings;
     std::shared_ptr<models::Model> model;
     MomentumSgd sgd;
+    std::unique_ptr<dist::GradientBuckets> buckets;  // a job of several processes only
     int first_epoch = 0;     // epochs already done
     std::int64_t step = 0;   // optimizer steps already done
     std::int64_t total_steps = 0, warmup_steps = 0;
     at::Tensor row_of_label;  // label -> classifier row
     at::Tensor log_counts;    // log n_j by row, on the device (balanced softmax only)
 
-    Run(const Options& options_, at::Device device_)
+    Run(const Options& options_, dist::Group& group_, at::Device device_)
         : options(options_),
+          group(group_),
           device(device_),
           train_data(open_image_dataset(options_.train_list, options_.root)),
           classes(train_data.entries),
@@ -265,57 +264,48 @@ struct Run {
     std::int64_t steps_per_epoch() const {
         return static_cast<std::int64_t>(train_data.size()) / options.batch_size;
     }
+    // Images of a step that this process computes, and of each micro-batch.
+    std::int64_t rank_batch() const { return options.batch_size / group.size(); }
+    std::int64_t micro_batch() const { return rank_batch() / options.micro_batches; }
+    bool sync_bn() const { return options.sync_bn && group.distributed(); }
+    std::int64_t batch_norm_batch() const {
+        return sync_bn() ? options.batch_size / options.micro_batches : micro_batch();
+    }
     double rate(double base) const { return learning_rate(base, step, total_steps, warmup_steps); }
 };
 
 // ---- checkpoints
 
-Classifier classifier_of(const models::Model& model, const TrainingClasses& classes) {
-    Classifier result;
-    const models::Classifier& head = *model.classifier();
-    result.kind = models::to_string(head.kind());
-    result.weights = to_matrix(head.weight().detach());
-    if (const auto* cosine = dynamic_cast<const models::CosineClassifier*>(&head)) result.scale = cosine->scale();
-    if (const auto* linear = dynamic_cast<const models::LinearClassifier*>(&head)) {
-        at::Tensor bias = linear->bias().detach().to(at::kCPU).contiguous();
-        result.bias.assign(bias.data_ptr<float>(), bias.data_ptr<float>() + bias.numel());
-    }
-    result.class_ids = classes.ids;
-    result.class_counts = classes.counts;
-    return result;
-}
-
 void write_checkpoint(const Run& run, int epochs_done) {
     const Options& options = run.options;
-    h5::OutputFile out(options.output.path, "model");
-    for (const RunSetting& setting : run.settings) setting.write(out);
-    out.set_attr("epoch", std::int64_t{epochs_done});
-    out.set_attr("epochs", std::int64_t{options.epochs});
-    out.set_attr("train_list", options.train_list);
-    out.set_attr("root", options.root);
-    if (!options.val_list.empty()) out.set_attr("val_list", options.val_list);
-    if (!options.init.empty()) out.set_attr("init", options.init);
-
-    h5::Group backbone = out.create_group("backbone");
-    weights::write_state_dict(backbone, models::state_dict(*run.model->backbone()));
-    h5::Group classifier = out.create_group("classifier");
-    write_classifier_group(classifier, classifier_of(*run.model, run.classes));
-
-    h5::Group state = out.create_group("train_state");
-    state.set_attr("epoch", std::int64_t{epochs_done});
-    state.set_attr("step", run.step);
-    state.set_attr("randomness",
-                   "every draw derives from (seed, epoch, position in the epoch): no generator state to keep");
-    h5::Group momentum = state.create_group("momentum");
-    weights::write_state_dict(momentum, run.sgd.buffers());
-    out.commit();
+    model_file::Checkpoint checkpoint;
+    checkpoint.model = run.model.get();
+    checkpoint.class_ids = run.classes.ids;
+    checkpoint.class_counts = run.classes.counts;
+    checkpoint.attributes = run.settings;
+    checkpoint.attributes.push_back({model_layout::kEpoch, std::int64_t{epochs_done}});
+    checkpoint.attributes.push_back({model_layout::kEpochs, std::int64_t{options.epochs}});
+    checkpoint.attributes.push_back({model_layout::kTrainList, options.train_list});
+    checkpoint.attributes.push_back({model_layout::kRoot, options.root});
+    if (!options.val_list.empty()) checkpoint.attributes.push_back({model_layout::kValList, options.val_list});
+    if (!options.init.empty()) checkpoint.attributes.push_back({model_layout::kInit, options.init});
+    model_file::TrainState& state = checkpoint.state;
+    state.epoch = epochs_done;
+    state.step = run.step;
+    state.momentum = run.sgd.buffers();
+    state.world_size = run.group.size();
+    state.micro_batches = options.micro_batches;
+    state.sync_bn = run.sync_bn();
+    state.batch_norm_batch = run.batch_norm_batch();
+    model_file::write(options.output.path, checkpoint);
 }
 
-void check_resumable(const h5::InputFile& in, const std::vector<RunSetting>& settings) {
-    if (!in.has_group("train_state"))
-        throw Error(fmt::format("{} has no /train_state: it is not an lt-train checkpoint", in.file_name()),
+void check_resumable(const h5::InputFile& in, const std::vector<model_file::Setting>& settings) {
+    if (!model_file::has_train_state(in))
+        throw Error(fmt::format("{} has no /{}: it is not an lt-train checkpoint", in.file_name(),
+                                model_layout::kTrainState),
                     "drop --resume to train from scratch");
-    for (const RunSetting& setting : settings) {
+    for (const model_file::Setting& setting : settings) {
         if (!in.has_attr(setting.name))
             throw SchemaError(fmt::format("{} does not record {}; cannot resume it", in.file_name(), setting.name));
         const std::string stored = setting.stored_text(in);
@@ -326,34 +316,26 @@ void check_resumable(const h5::InputFile& in, const std::vector<RunSetting>& set
     }
 }
 
-// Restores weights, optimizer state and progress from the checkpoint.
+// Restores weights, optimizer state and progress from the checkpoint (rank 0
+// reads it; the others receive it with the initial broadcast).
 void restore_checkpoint(Run& run) {
     const std::string& path = run.options.output.path;
-    h5::InputFile in(path);
-    in.check_type("model");
-    check_resumable(in, run.settings);
-
-    weights::load_exact(*run.model->backbone(), weights::read_state_dict(in.group("backbone")), path + ":/backbone");
-    const Classifier stored = read_classifier_group(in.group("classifier"));
-    if (stored.class_ids != run.classes.ids)
-        throw SchemaError(fmt::format("{}:/classifier has other classes than the training list", path));
-    models::StateDict head;
-    head.emplace_back("weight", to_tensor(stored.weights));
-    if (stored.kind == "cosine")
-        head.emplace_back("scale", torch::full({}, stored.scale, torch::kFloat));
-    else
-        head.emplace_back("bias", torch::from_blob(const_cast<float*>(stored.bias.data()),
-                                                   {static_cast<std::int64_t>(stored.bias.size())})
-                                      .clone());
-    weights::load_exact(*run.model->classifier(), head, path + ":/classifier");
-
-    const h5::Group state = in.group("train_state");
-    run.sgd.load(weights::read_state_dict(state.group("momentum")), path + ":/train_state/momentum");
-    run.first_epoch = static_cast<int>(state.attr_int("epoch"));
-    run.step = state.attr_int("step");
+    const std::unique_ptr<h5::InputFile> in = model_file::open(path);
+    check_resumable(*in, run.settings);
+    model_file::read_weights(*in, *run.model, run.classes.ids);
+    const model_file::TrainState state = model_file::read_train_state(*in);
+    run.sgd.load(state.momentum, fmt::format("{}:/{}/{}", path, model_layout::kTrainState, model_layout::kMomentum));
+    run.first_epoch = static_cast<int>(state.epoch);
+    run.step = state.step;
     if (run.step != run.first_epoch * run.steps_per_epoch())
-        throw SchemaError(fmt::format("{}: /train_state has step {} after {} epochs of {} steps", path, run.step,
-                                      run.first_epoch, run.steps_per_epoch()));
+        throw SchemaError(fmt::format("{}: /{} has step {} after {} epochs of {} steps", path,
+                                      model_layout::kTrainState, run.step, run.first_epoch, run.steps_per_epoch()));
+    if (state.world_size != run.group.size() || state.micro_batches != run.options.micro_batches ||
+        state.sync_bn != run.sync_bn())
+        log::info("{} was written by {} process(es) with {} micro-batch(es) of a step{}; continuing with {} and {}{} "
+                  "(the same images per step; BatchNorm statistics now come from batches of {} images)",
+                  path, state.world_size, state.micro_batches, state.sync_bn ? " and --sync-bn" : "", run.group.size(),
+                  run.options.micro_batches, run.sync_bn() ? " and --sync-bn" : "", run.batch_norm_batch());
 }
 
 bool file_exists(const std::string& path) {
@@ -383,39 +365,63 @@ struct Validation {
     double top1 = 0, many = 0, medium = 0, few = 0;  // percent; NaN for a group without classes
 };
 
+// The validation images of this process: its contiguous share of the list.
+std::vector<std::size_t> validation_share(std::size_t images, const dist::Group& group) {
+    const std::size_t first = images * static_cast<std::size_t>(group.rank()) / group.size();
+    const std::size_t end = images * static_cast<std::size_t>(group.rank() + 1) / group.size();
+    std::vector<std::size_t> share(end - first);
+    std::iota(share.begin(), share.end(), first);
+    return share;
+}
+
 // Top-1 over all images, and per shot group (by TRAINING count) the mean of
-// the per-class accuracies, as lt-eval computes them.
-Validation validate(models::Model& model, BatchLoader& loader, const TrainingClasses& classes,
-                    const at::Device& device) {
+// the per-class accuracies, as lt-eval computes them. Each process counts
+// the hits of its share of the list; the counts are summed over the job.
+Validation validate(Run& run, BatchLoader& loader) {
     torch::NoGradGuard no_grad;
+    models::Model& model = *run.model;
     model.eval();
-    std::vector<std::size_t> order(loader.dataset().size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    loader.start_epoch(std::move(order), 0);
-    const at::Tensor row_to_id = to_tensor(classes.ids);
-    std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> per_class;  // label -> (correct, images)
+    const std::vector<ListEntry>& entries = loader.dataset().entries;
+    std::int64_t lowest = 0, highest = 0;
+    for (const ListEntry& entry : entries) {
+        lowest = std::min(lowest, entry.label);
+        highest = std::max(highest, entry.label);
+    }
+    const std::int64_t labels = highest - lowest + 1;
+    at::Tensor tally = torch::zeros({2, labels}, torch::kLong);  // (hits, images) by label - lowest
+    auto* hits = tally.data_ptr<std::int64_t>();
+    auto* seen = hits + labels;
+    loader.start_epoch(validation_share(entries.size(), run.group), 0);
+    const at::Tensor row_to_id = to_tensor(run.classes.ids);
     Batch batch;
     while (loader.next(batch)) {
         const auto n = static_cast<std::int64_t>(batch.size());
-        at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(device);
+        at::Tensor images =
+            torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(run.device);
         at::Tensor predicted = row_to_id.index_select(0, model.forward(images).argmax(1).to(at::kCPU));
         const auto* ids = predicted.data_ptr<std::int64_t>();
         for (std::int64_t i = 0; i < n; ++i) {
-            auto& [correct, images_of_class] = per_class[batch.labels[static_cast<std::size_t>(i)]];
-            correct += ids[i] == batch.labels[static_cast<std::size_t>(i)];
-            ++images_of_class;
+            const std::int64_t label = batch.labels[static_cast<std::size_t>(i)];
+            hits[label - lowest] += ids[i] == label;
+            ++seen[label - lowest];
         }
     }
     model.train();
+    if (run.group.distributed()) {
+        at::Tensor on_device = tally.to(run.device);
+        run.group.allreduce_sum({on_device});
+        tally.copy_(on_device);
+    }
 
     const GroupThresholds thresholds;
     double group_sum[3] = {0, 0, 0}, group_classes[3] = {0, 0, 0};
     std::int64_t correct = 0, images = 0;
-    for (const auto& [label, tally] : per_class) {
-        correct += tally.first;
-        images += tally.second;
-        const auto group = static_cast<int>(thresholds.of(classes.count_of(label)));
-        group_sum[group] += static_cast<double>(tally.first) / static_cast<double>(tally.second);
+    for (std::int64_t i = 0; i < labels; ++i) {
+        if (seen[i] == 0) continue;
+        correct += hits[i];
+        images += seen[i];
+        const auto group = static_cast<int>(thresholds.of(run.classes.count_of(i + lowest)));
+        group_sum[group] += static_cast<double>(hits[i]) / static_cast<double>(seen[i]);
         group_classes[group] += 1;
     }
     const auto mean = [&](int group) {
@@ -457,10 +463,51 @@ struct EpochResult {
     double seconds = 0, images_per_second = 0;
 };
 
+// This process's share of the epoch: of every batch of the sampler's
+// sequence, the rank_batch images from rank * rank_batch on, with their
+// positions in the whole epoch (which seed their augmentations).
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> epoch_share(const Run& run,
+                                                                          const std::vector<std::size_t>& sequence) {
+    const auto batch = static_cast<std::size_t>(run.options.batch_size);
+    const auto share = static_cast<std::size_t>(run.rank_batch());
+    const std::size_t offset = share * static_cast<std::size_t>(run.group.rank());
+    std::vector<std::size_t> order, positions;
+    for (std::size_t step = 0; step < static_cast<std::size_t>(run.steps_per_epoch()); ++step)
+        for (std::size_t i = 0; i < share; ++i) {
+            const std::size_t position = step * batch + offset + i;
+            order.push_back(sequence[position]);
+            positions.push_back(position);
+        }
+    return {std::move(order), std::move(positions)};
+}
+
+// One optimizer step on this process's images of a batch: M micro-batches
+// whose gradients add up (each loss divided by M), averaged over the
+// processes by the buckets during the last backward pass. Returns the
+// step's mean loss over the whole batch.
+double train_step(Run& run, const at::Tensor& images, const at::Tensor& targets, const std::vector<double>& rates) {
+    const int micro_batches = run.options.micro_batches;
+    const std::int64_t size = run.micro_batch();
+    run.model->zero_grad();
+    double loss_sum = 0;
+    for (int k = 0; k < micro_batches; ++k) {
+        at::Tensor loss = classification_loss(run.model->forward(images.narrow(0, k * size, size)),
+                                              targets.narrow(0, k * size, size), run.log_counts);
+        if (micro_batches > 1) loss = loss / micro_batches;
+        loss_sum += loss.item<double>();
+        if (run.buckets && k + 1 == micro_batches) run.buckets->arm(/*accumulated=*/micro_batches > 1, loss_sum);
+        loss.backward();
+    }
+    const double loss = run.buckets ? run.buckets->finish() : loss_sum;
+    run.sgd.step(rates);
+    return loss;
+}
+
 EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, int epoch) {
     const Options& options = run.options;
     const auto started = std::chrono::steady_clock::now();
-    loader.start_epoch(sampler.epoch_indices(epoch), static_cast<std::uint64_t>(epoch));
+    auto [order, positions] = epoch_share(run, sampler.epoch_indices(epoch));
+    loader.start_epoch(std::move(order), static_cast<std::uint64_t>(epoch), std::move(positions));
     Progress progress(fmt::format("epoch {}/{}", epoch + 1, options.epochs),
                       run.steps_per_epoch() * options.batch_size, "images");
     EpochResult result;
@@ -473,11 +520,7 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
         result.rate_backbone = run.rate(backbone_rate(options));
         at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(run.device);
         at::Tensor targets = run.row_of_label.index_select(0, to_tensor(batch.labels)).to(run.device);
-        at::Tensor loss = classification_loss(run.model->forward(images), targets, run.log_counts);
-        run.model->zero_grad();
-        loss.backward();
-        run.sgd.step({result.rate_backbone, result.rate});
-        const double value = loss.item<double>();
+        const double value = train_step(run, images, targets, {result.rate_backbone, result.rate});
         if (!std::isfinite(value))
             throw Error(fmt::format("the loss is {} at epoch {}, step {}", value, epoch + 1, run.step + 1),
                         "lower --lr");
@@ -485,7 +528,7 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
         ++batches;
         ++run.step;
         progress.set_suffix(fmt::format("loss {:.4f}", loss_sum / static_cast<double>(batches)));
-        progress.advance(n);
+        progress.advance(n * run.group.size());
     }
     progress.finish();
     result.loss = loss_sum / static_cast<double>(batches);
@@ -505,7 +548,7 @@ void check_output_folder(const std::string& path) {
         throw Error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
 }
 
-void check_usage(const Options& options) {
+void check_usage(const Options& options, const dist::Launch& launch) {
     if (options.train_list == "-" || options.val_list == "-")
         throw UsageError("the lists must be files, not '-': training reads the images every epoch, and "
                          "--resume checks the list against the checkpoint");
@@ -513,20 +556,57 @@ void check_usage(const Options& options) {
         throw UsageError("-o must be a file, not '-': the model file is also the checkpoint, rewritten after "
                          "every epoch");
     parse_sampler_kind(options.sampler);
+    const int parts = launch.world_size * options.micro_batches;
+    if (options.batch_size % parts != 0) {
+        const std::string split =
+            launch.world_size > 1
+                ? fmt::format("{} processes{}", launch.world_size,
+                              options.micro_batches > 1 ? fmt::format(" x {} micro-batches", options.micro_batches) : "")
+                : fmt::format("{} micro-batches", options.micro_batches);
+        throw UsageError(fmt::format("--batch-size {} does not split evenly into {}", options.batch_size, split),
+                         fmt::format("use a multiple of {}, e.g. --batch-size {}", parts,
+                                     std::max(parts, options.batch_size / parts * parts)));
+    }
 }
 
-}  // namespace
+// Rank 0's weights, buffers, optimizer state and progress (from --init, the
+// checkpoint or its seed) to every process.
+void share_start(Run& run) {
+    if (!run.group.distributed()) return;
+    std::vector<at::Tensor> tensors;
+    for (const auto& entry : models::state_dict(*run.model)) tensors.push_back(entry.second);
+    for (const auto& entry : run.sgd.buffers()) tensors.push_back(entry.second);
+    at::Tensor progress = torch::tensor({std::int64_t{run.first_epoch}, run.step}, torch::kLong).to(run.device);
+    tensors.push_back(progress);
+    run.group.broadcast(tensors);
+    const at::Tensor on_cpu = progress.to(at::kCPU);
+    run.first_epoch = static_cast<int>(on_cpu[0].item<std::int64_t>());
+    run.step = on_cpu[1].item<std::int64_t>();
+}
 
-void run(const Options& options, const Compute& compute) {
-    check_usage(options);
-    check_output_folder(options.output.path);
-    use_threads(compute.threads);
-    Run run(options, resolve_device(compute.device));
+// Every process must train the same computation on the same list: rank 0's
+// fingerprint of the run settings against each process's own.
+void check_same_run(Run& run) {
+    if (!run.group.distributed()) return;
+    std::string text = fmt::format("{} {} {}", run.group.size(), run.options.micro_batches, run.sync_bn());
+    for (const model_file::Setting& setting : run.settings) text += "\n" + setting.name + "=" + setting.text();
+    const auto digest = static_cast<std::int64_t>(weights::fnv1a(text.data(), text.size()));
+    at::Tensor shared = torch::tensor({digest}, torch::kLong).to(run.device);
+    run.group.broadcast({shared});
+    if (shared.to(at::kCPU).item<std::int64_t>() != digest)
+        throw Error(fmt::format("rank {} of {} trains with other options or another training list than rank 0",
+                                run.group.rank(), run.group.size()),
+                    "give every process the same command line and the same list file");
+}
+
+void train(const Options& options, const Compute& compute, dist::Group& group, const at::Device& device) {
+    Run run(options, group, device);
     check_images_exist(run.train_data);
     const std::int64_t images = static_cast<std::int64_t>(run.train_data.size());
     if (images < options.batch_size)
         throw Error(fmt::format("the batch size {} is larger than the {} training images", options.batch_size, images),
                     fmt::format("use --batch-size {} or less", images));
+    check_same_run(run);
 
     // The initial weights come from the seed alone; a resumed run overwrites them.
     torch::manual_seed(options.seed.seed);
@@ -537,31 +617,50 @@ void run(const Options& options, const Compute& compute) {
     run.sgd.add_group(*run.model->classifier(), "classifier.", kClassifierRate);
 
     const bool resuming = options.resume && file_exists(options.output.path);
-    if (resuming) {
-        restore_checkpoint(run);
-        log::info("resuming {} after epoch {} of {}", options.output.path, run.first_epoch, options.epochs);
-    } else {
-        if (options.resume) log::info("no checkpoint {} yet; starting from scratch", options.output.path);
-        if (!options.init.empty()) {
-            const models::LoadReport report = weights::load_init(*run.model->backbone(), options.init);
-            log::info("--init {}: {}", options.init, report.summary());
-            if (!report.missing.empty() || !report.unexpected.empty())
-                log::warn("--init {}: {} missing and {} unexpected weights", options.init, report.missing.size(),
-                          report.unexpected.size());
+    if (group.is_root()) {
+        if (resuming) {
+            restore_checkpoint(run);
+            log::info("resuming {} after epoch {} of {}", options.output.path, run.first_epoch, options.epochs);
+        } else {
+            if (options.resume) log::info("no checkpoint {} yet; starting from scratch", options.output.path);
+            if (!options.init.empty()) {
+                const models::LoadReport report = weights::load_init(*run.model->backbone(), options.init);
+                log::info("--init {}: {}", options.init, report.summary());
+                if (!report.missing.empty() || !report.unexpected.empty())
+                    log::warn("--init {}: {} missing and {} unexpected weights", options.init, report.missing.size(),
+                              report.unexpected.size());
+            }
         }
     }
+    share_start(run);
     if (run.first_epoch >= options.epochs) {
         log::info("{} is already trained for {} epochs; nothing to do", options.output.path, run.first_epoch);
         return;
     }
     run.model->train();
+    if (options.sync_bn && !run.group.distributed())
+        log::warn("--sync-bn does nothing in a single process (it synchronises the processes of a launched job)");
+    if (run.group.distributed()) {
+        run.buckets = std::make_unique<dist::GradientBuckets>(run.model->parameters(), run.group);
+        if (run.sync_bn())
+            run.model->backbone()->synchronize_batch_norm([&group](at::Tensor& sums) { group.allreduce_sum({sums}); });
+    }
     const GroupSizes groups = group_sizes(run.classes.counts);
-    log::info("{}: {} images in {} classes ({} many, {} medium, {} few); {} steps of {} images per epoch",
+    log::info("{}: {} images in {} classes ({} many, {} medium, {} few); {} steps of {} images per epoch{}",
               options.train_list, images, run.classes.size(), groups.many, groups.medium, groups.few,
-              run.steps_per_epoch(), options.batch_size);
+              run.steps_per_epoch(), options.batch_size,
+              group.distributed() || options.micro_batches > 1
+                  ? fmt::format(" ({} per process{})", run.rank_batch(),
+                                options.micro_batches > 1
+                                    ? fmt::format(", in {} micro-batches of {}", options.micro_batches, run.micro_batch())
+                                    : "")
+                  : "");
+    if (group.distributed())
+        log::info("data-parallel over {} processes started by {}; BatchNorm statistics {}", group.size(),
+                  group.launch().launcher, run.sync_bn() ? "over all processes (--sync-bn)" : "per process");
 
     LoaderOptions loader_options;
-    loader_options.batch_size = options.batch_size;
+    loader_options.batch_size = static_cast<int>(run.rank_batch());
     loader_options.workers = compute.workers;
     loader_options.seed = options.seed.seed;
     loader_options.drop_last = true;  // equal batches, and never one image alone in BatchNorm
@@ -580,9 +679,13 @@ void run(const Options& options, const Compute& compute) {
     sampler_options.seed = options.seed.seed;
     sampler_options.total_epochs = options.epochs;
     const Sampler sampler(run.train_data.labels(), sampler_options);
-    EpochLog epoch_log(options.log, resuming);
+    std::unique_ptr<EpochLog> epoch_log;
+    if (group.is_root()) epoch_log = std::make_unique<EpochLog>(options.log, resuming);
 
+    std::vector<at::Tensor> buffers;
+    for (const at::Tensor& buffer : run.model->buffers()) buffers.push_back(buffer);
     for (int epoch = run.first_epoch; epoch < options.epochs; ++epoch) {
+        group.set_activity(fmt::format("in epoch {} of {}", epoch + 1, options.epochs));
         const EpochResult result = train_epoch(run, loader, sampler, epoch);
         std::string summary = fmt::format("epoch {}/{}: loss {:.4f}, lr {:.4g}, {:.0f} images/s", epoch + 1,
                                           options.epochs, result.loss, result.rate, result.images_per_second);
@@ -591,19 +694,45 @@ void run(const Options& options, const Compute& compute) {
                                        epoch + 1, json_number(result.rate), json_number(result.rate_backbone),
                                        json_number(result.loss), json_number(result.images_per_second),
                                        json_number(result.seconds));
+        // BatchNorm's running statistics of rank 0 (what the checkpoint keeps)
+        // for every process, so that all validate the same model.
+        group.broadcast(buffers);
         if (val_loader) {
-            const Validation val = validate(*run.model, *val_loader, run.classes, run.device);
+            const Validation val = validate(run, *val_loader);
             summary += fmt::format("; val top-1 {:.1f}% (many {}, medium {}, few {})", val.top1,
                                    group_text(val.many), group_text(val.medium), group_text(val.few));
             json += fmt::format(R"(, "val_top1": {}, "val_many": {}, "val_medium": {}, "val_few": {})",
                                 json_number(val.top1), json_number(val.many), json_number(val.medium),
                                 json_number(val.few));
         }
-        write_checkpoint(run, epoch + 1);
-        epoch_log.write(json + "}");
+        if (group.is_root()) {
+            write_checkpoint(run, epoch + 1);
+            epoch_log->write(json + "}");
+        }
         log::info("{}", summary);
     }
     log::info("wrote {}", options.output.path);
+}
+
+}  // namespace
+
+void run(const Options& options, const Compute& compute) {
+    const dist::Launch launch = dist::read_launch();
+    try {
+        check_usage(options, launch);
+    } catch (const UsageError& error) {
+        if (launch.rank > 0) throw ReportedElsewhere(error.what());  // every rank has it; rank 0 says it
+        throw;
+    }
+    if (launch.rank == 0) check_output_folder(options.output.path);
+    memory::reuse_tensor_memory();
+    use_threads(compute.threads);
+    const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
+    dist::Group group(launch, "lt-train", options.dist_timeout.value(), device);
+    if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
+    group.set_failure_hint(fmt::format("{} keeps the last finished epoch; the same command with --resume continues",
+                                       options.output.path));
+    group.run([&] { train(options, compute, group, device); });
 }
 
 }  // namespace lt::train

@@ -10,9 +10,21 @@
 // sampler, the augmentations) or is made once from the seed (the initial
 // weights), so on the CPU with a fixed thread count a run killed and resumed
 // ends with the same model as an uninterrupted one.
+//
+// Under a launcher (torchrun, srun: lt/learn/distributed.hpp) the processes
+// of the job train one model together, data-parallel: --batch-size is the
+// job's batch, each process computes an equal, contiguous share of every
+// batch of the sampler's sequence (augmented as one process would), the
+// gradients are averaged over the processes during the backward pass, and
+// rank 0 alone writes the checkpoint and the log. --micro-batches M splits
+// each process's share into M micro-batches whose gradients add up, so a job
+// of P processes and one process with --micro-batches P compute the same
+// steps. BatchNorm normalises each micro-batch on its own, or, with
+// --sync-bn, a process's share with those of all the others.
 #pragma once
 
 #include "lt/cli/cli.hpp"
+#include "lt/learn/distributed.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -47,6 +59,9 @@ struct Options {
     bool resume = false;
     std::string log;                  // JSON lines, one object per epoch ("-" = stdout)
     cli::SeedOption seed;
+    int micro_batches = 1;            // per step and process
+    bool sync_bn = false;             // BatchNorm statistics over all the processes of a job
+    dist::TimeoutOption dist_timeout;
 
     void add_to(CLI::App& app);
 };

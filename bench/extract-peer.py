@@ -1,0 +1,82 @@
+"""What a user would run instead of lt-extract: torchvision's ResNet in eval
+mode over a DataLoader with the standard eval transform (Resize(256),
+CenterCrop(224), ToTensor, Normalize), features of the pooled layer.
+
+  python3 bench/extract-peer.py --list LIST --root DIR --weights W.h5 \
+      --arch resnet50 --threads T --workers T --batch-size B [--out feats.npy]
+
+W.h5 holds a state dict in lt's --init layout (one dataset per key). Prints
+"images N seconds S images_per_s R" for the loop over the batches (model
+loading and the first worker start-up excluded, as lt-extract's own figure).
+"""
+import argparse
+import time
+
+import h5py
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torchvision import transforms
+
+
+class ListDataset(torch.utils.data.Dataset):
+    def __init__(self, list_path, root, transform):
+        with open(list_path) as f:
+            self.items = [line.rsplit(None, 1) for line in f if line.strip()]
+        self.root, self.transform = root, transform
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        path, label = self.items[i]
+        with open(f"{self.root}/{path}", "rb") as f:
+            image = Image.open(f).convert("RGB")
+        return self.transform(image), int(label)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--list", required=True)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    model = getattr(torchvision.models, args.arch)(weights=None)
+    with h5py.File(args.weights, "r") as f:
+        state = {k: torch.as_tensor(np.asarray(f[k][()])) for k in f if not k.startswith("fc.")}
+    model.load_state_dict(state, strict=False)
+    model.fc = torch.nn.Identity()
+    model.eval()
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    transform = transforms.Compose([
+        transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    loader = torch.utils.data.DataLoader(ListDataset(args.list, args.root, transform), batch_size=args.batch_size,
+                                         num_workers=args.workers, shuffle=False)
+    features, images = [], 0
+    with torch.no_grad():
+        iterator = iter(loader)
+        started = time.perf_counter()
+        for batch, _ in iterator:
+            if args.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            features.append(model(batch).numpy())
+            images += batch.shape[0]
+    seconds = time.perf_counter() - started
+    print(f"images {images} seconds {seconds:.3f} images_per_s {images / seconds:.3f}")
+    if args.out:
+        np.save(args.out, np.concatenate(features))
+
+
+if __name__ == "__main__":
+    main()
