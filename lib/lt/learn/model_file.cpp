@@ -4,7 +4,7 @@
 #include "lt/io/model_layout.hpp"
 #include "lt/io/schema.hpp"
 #include "lt/learn/weights.hpp"
-#include "lt/math/tensor.hpp"
+#include "lt/learn/tensor.hpp"
 
 #include <fmt/format.h>
 
