@@ -23,6 +23,25 @@ namespace lt::cli {
 
 namespace {
 
+// CLI11 starts a description on the option's own line whenever the option
+// leaves it room, even a single space; here an option that reaches the
+// column always puts its description on the next line, so that at least two
+// spaces separate the columns (readers and tests/lib/options_walk.py rely on
+// that).
+class HelpFormatter : public CLI::Formatter {
+public:
+    std::string make_option(const CLI::Option* option, bool is_positional) const override {
+        const std::string name = "  " + make_option_name(option, is_positional) + make_option_opts(option);
+        const std::string description = make_option_desc(option);
+        const std::string indent(column_width_, ' ');
+        std::string line = name;
+        if (!description.empty()) {
+            line += name.size() + 2 > column_width_ ? "\n" + indent : std::string(column_width_ - name.size(), ' ');
+            for (const char c : description) line += c == '\n' ? "\n" + indent : std::string(1, c);
+        }
+        return line + "\n";
+    }
+};
 
 std::string shell_quote(const std::string& word) {
     if (!word.empty() && word.find_first_not_of(
@@ -204,6 +223,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     if (!info.examples.empty()) footer += "Examples:\n" + info.examples;
     if (!info.see_also.empty()) footer += "\nSee also: " + info.see_also + "\n";
     app.footer(footer);
+    app.formatter(std::make_shared<HelpFormatter>());
     app.get_formatter()->column_width(34);
     try {
         setup(app);
