@@ -8,7 +8,7 @@
 : "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 . "$LT_SRC/tests/ref/env.sh" lt-protos lt-attend lt-eval lt-compat lt-project
 ENV_WORK=$WORK
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 rm -rf "$ENV_WORK"
 export LT_PROVENANCE=fixed
 G=$WORK/gen

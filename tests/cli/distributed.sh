@@ -16,7 +16,7 @@
 #   - --sync-bn: BatchNorm's running statistics are those of one process
 #     over the whole batch;
 #   - lt-extract under the launcher writes the file one process writes.
-source "$LT_SRC/tests/lib/cli.sh"
+source "$(dirname "$0")/../lib/cli.sh"
 source "$LT_SRC/tests/lib/tiny-images.sh"
 export LT_PROVENANCE=fixed
 
