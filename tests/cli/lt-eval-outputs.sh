@@ -213,6 +213,18 @@ with h5py.File(f"{X}/three.h5") as f:
         assert g["names"][0] in (b"0", "0")
 PY
 
+# lt-info describes the file: rows counted and those on the diagonal.
+expect_ok lt-info --json "$X/three.h5"
+"$PY" - "$W" "$LT_STDOUT" <<'PY' || fail "lt-info on a confusion file"
+import sys, json
+W = sys.argv[1]; doc = json.load(open(sys.argv[2]))
+sys.argv = [None, W]; exec(open(W + "/ref.py").read())
+assert doc["type"] == "confusion" and doc["schema_version"] == 1
+assert [c["name"] for c in doc["classifiers"]] == ["A", "B", "E"]
+for c, k in zip(doc["classifiers"], "ABE"):
+    assert c["samples"] == 60 and c["correct"] == int((pred[k] == labels).sum()), (k, c)
+PY
+
 section "--predictions --top-k: classes and probabilities against numpy, labelled or not"
 expect_logged lt-eval "$W/test.h5" "$W/A.h5" "$W/L.h5" "$W/E.h5" --predictions "$X/top.h5" --top-k 3
 expect_logged lt-eval "$W/unlabelled.h5" "$W/A.h5" "$W/L.h5" "$W/E.h5" --predictions "$X/top-u.h5" --top-k 3
