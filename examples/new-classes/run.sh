@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --train-features) train_features=$2; shift 2 ;;
     --test-features) test_features=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "new-classes: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
