@@ -4,24 +4,24 @@
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
+#include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/blas.hpp"
 #include "lt/math/memory.hpp"
 #include "lt/math/rows.hpp"
 #include "lt/math/scorer.hpp"
 #include "lt/math/select.hpp"
-#include "lt/io/lists.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <functional>
-#include <set>
-#include <cmath>
 #include <limits>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 namespace lt::eval {

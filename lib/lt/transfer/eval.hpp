@@ -12,7 +12,9 @@
 // (lt/math/scorer.hpp) and go to a Visitor, which the accuracies (and any
 // other per-sample report) are built on. No [samples x classes] matrix is
 // held: peak memory is about 4 (2.5 C D + B (D + C)) bytes per classifier for
-// blocks of B rows (2 B C for an ensemble).
+// blocks of B rows (2 B C for an ensemble). The per-class counts are O(C);
+// what is asked besides is held whole: predictions M N, the top-k 12 M N K
+// bytes, confusion counts 8 C^2 per classifier (refused beyond a bound).
 #pragma once
 
 #include "lt/base/groups.hpp"
