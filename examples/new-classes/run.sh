@@ -15,7 +15,8 @@
 #   of the FULL train list and of the test list are extracted with it.
 # --model/--train-features/--test-features: skip training and extraction; the
 #   new classes are those of the train features that the model lacks.
-# Output in --out (default results/new-classes): the files and table.txt.
+# Output in --out (default results/new-classes): the files, table.txt (with a
+#   "new" column: lt-eval --groups groups.txt) and per-class.tsv.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 command -v lt-attend >/dev/null || export PATH="$here/build/bin:$PATH"
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --model) model=$2; shift 2 ;;
     --train-features) train_features=$2; shift 2 ;;
     --test-features) test_features=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "new-classes: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,26 +77,14 @@ for k in 20 100; do
 done
 lt-ensemble "$out/protos.h5" "$out/whc20.h5" "$out/whc100.h5" -o "$out/ensemble.h5"
 
-# Groups from the full train counts. Which classes are new (in the
-# prototypes, not in the model) and which are few-shot is read from the files:
-# the "few" column is the new classes only when the two sets are the same.
-ids_of() { lt-info --class-counts "$1" | awk -v few="${2:-}" 'NR > 1 && (few == "" || $2 < few) {print $1}'; }
-new_ids=$(comm -23 <(ids_of "$out/protos.h5" | sort) <(ids_of "$model" | sort) | sort -n | paste -sd' ')
-few_ids=$(ids_of "$out/protos.h5" "$few" | paste -sd' ')
+# Groups from the full train counts, and the new classes (in the prototypes,
+# not in the model, read from the files) as a group of their own: the "new"
+# column is their accuracy whichever shot groups they fall in.
+ids_of() { lt-info --class-counts "$1" | awk 'NR > 1 {print $1}'; }
+new_ids=$(comm -23 <(ids_of "$out/protos.h5" | sort) <(ids_of "$model" | sort) | sort -n)
+printf '%s new\n' $new_ids >"$out/groups.txt"
 lt-eval "$test_features" "$model" "$out/protos.h5" "$out/whc20.h5" "$out/whc100.h5" "$out/ensemble.h5" \
-  --counts "$out/protos.h5" --few "$few" \
+  --counts "$out/protos.h5" --few "$few" ${new_ids:+--groups "$out/groups.txt"} --per-class "$out/per-class.tsv" \
   --names "base cosine classifier (no row for new classes),prototypes,w^hc(20),w^hc(100),ensemble(p; w^hc(20); w^hc(100))" \
   | tee "$out/table.txt"
-{
-  echo "new classes (not in the model): ${new_ids:-none}"
-  echo "few-shot classes (fewer than $few training images): ${few_ids:-none}"
-  only() { comm -23 <(tr ' ' '\n' <<<"$1" | sort) <(tr ' ' '\n' <<<"$2" | sort) | sort -n | paste -sd' '; }
-  seen_few=$(only "$few_ids" "$new_ids") new_elsewhere=$(only "$new_ids" "$few_ids")
-  if [ -n "$new_ids" ] && [ -z "$seen_few" ] && [ -z "$new_elsewhere" ]; then
-    echo "few = the new classes, never seen in training"
-  else
-    echo "few is not the set of new classes:"
-    [ -z "$seen_few" ] || echo "  few also holds classes the model was trained on: $seen_few"
-    [ -z "$new_elsewhere" ] || echo "  new classes in the many or medium group: $new_elsewhere"
-  fi
-} | tee -a "$out/table.txt"
+echo "new classes (not in the model): $(echo ${new_ids:-none})" | tee -a "$out/table.txt"

@@ -225,7 +225,7 @@ def evaluate(labels, class_ids, scores, counts, many=100, few=20, within_group=F
     order matters).  counts: dict class id -> training count that defines the
     groups (the classifier's class_counts, or the --counts file); a test label
     missing from it is an error when a --counts file is used (the caller
-    checks), and otherwise such a sample belongs to no group.
+    checks), and otherwise such a class is "ungrouped" (its own column).
     """
     labels = np.asarray(labels, dtype=np.int64)
     keep = labels >= 0
@@ -263,6 +263,10 @@ def evaluate(labels, class_ids, scores, counts, many=100, few=20, within_group=F
     for g in ("many", "medium", "few"):
         accs = [a for c, a in per_class.items() if groups.get(c) == g]
         res[g] = 100.0 * float(np.mean(accs)) if accs else float("nan")
+    # test classes without a training count (no row, no --counts): ungrouped
+    accs = [a for c, a in per_class.items() if c not in groups]
+    res["ungrouped"] = 100.0 * float(np.mean(accs)) if accs else float("nan")
+    res["ungrouped_classes"] = len(accs)
     res["total"] = 100.0 * float(correct.mean()) if len(labels) else float("nan")
     res["class_mean"] = 100.0 * float(np.mean(list(per_class.values()))) if per_class else float("nan")
     res["top5"] = 100.0 * float(top5.mean()) if len(labels) else float("nan")

@@ -330,6 +330,41 @@ void describe_predictions(const h5::InputFile& in, Value& doc) {
     }
 }
 
+// One classifier's confusion counts (lt-eval --confusion): its name, classes
+// and the test rows counted.
+Value confusion_value(const h5::Group& group) {
+    const h5::Shape shape = group.shape("confusion");
+    if (shape.size() != 2 || shape[0] != shape[1])
+        throw SchemaError(fmt::format("{} is not a square matrix", group.where("confusion")));
+    const std::vector<std::int64_t> ids = group.read_ints("class_ids");
+    if (static_cast<std::int64_t>(ids.size()) != shape[0])
+        throw SchemaError(fmt::format("{} holds {} ids for {} classes", group.where("class_ids"), ids.size(), shape[0]));
+    const std::vector<std::int64_t> counts = group.read_ints("confusion");
+    std::int64_t samples = 0, correct = 0;
+    for (std::int64_t i = 0; i < shape[0]; ++i)
+        for (std::int64_t j = 0; j < shape[0]; ++j) {
+            samples += counts[static_cast<std::size_t>(i * shape[0] + j)];
+            if (i == j) correct += counts[static_cast<std::size_t>(i * shape[0] + j)];
+        }
+    Value value = Value::object();
+    if (group.has_attr("name")) value.add("name", group.attr_string("name"));
+    value.add("confusion", dataset_value(group, "confusion"));
+    value.add("class_ids", id_range(ids));
+    value.add("samples", samples);
+    value.add("correct", correct);
+    return value;
+}
+
+void describe_confusion(const h5::InputFile& in, Value& doc) {
+    Value& list = doc.add("classifiers", Value::array());
+    if (!in.has_group("classifiers")) {
+        list.push(confusion_value(in));
+        return;
+    }
+    const h5::Group all = in.group("classifiers");
+    for (std::size_t i = 0; all.has_group(std::to_string(i)); ++i) list.push(confusion_value(all.group(std::to_string(i))));
+}
+
 Value provenance_value(const h5::Group& root) {
     static const std::pair<const char*, const char*> fields[] = {
         {"lt_tool", "tool"},         {"lt_version", "version"},           {"lt_git_commit", "git_commit"},
@@ -349,7 +384,8 @@ const std::set<std::string>& shown_attributes(const std::string& type) {
         {"classifier", {"kind", "scale", "mode", "k", "tau", "terms"}},
         {"ensemble", {"rule"}},
         {"model", {"arch", "epoch", "epochs"}},
-        {"predictions", {}}};
+        {"predictions", {}},
+        {"confusion", {"name"}}};
     return shown.at(type);
 }
 
@@ -357,7 +393,7 @@ const std::set<std::string>& shown_attributes(const std::string& type) {
 // (lt/io/provenance.hpp), which has a section of its own.
 bool is_lt_attribute(const std::string& name) { return name.rfind("lt_", 0) == 0; }
 
-const char* const kTypes[] = {"features", "prototypes", "classifier", "ensemble", "model", "predictions"};
+const char* const kTypes[] = {"features", "prototypes", "classifier", "ensemble", "model", "predictions", "confusion"};
 
 std::string file_name_of(const std::string& path) { return path == "-" ? "<stdin>" : path; }
 
@@ -383,7 +419,8 @@ Value describe(const std::string& path, const GroupThresholds& thresholds) {
     else if (type == "classifier") describe_classifier(in, doc, thresholds);
     else if (type == "ensemble") describe_ensemble(in, doc, thresholds);
     else if (type == "model") describe_model(in, doc, thresholds);
-    else describe_predictions(in, doc);
+    else if (type == "predictions") describe_predictions(in, doc);
+    else describe_confusion(in, doc);
 
     Value attributes = Value::object();
     for (const std::string& name : in.attribute_names())

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <stdexcept>
 
 namespace lt::math {
 
@@ -53,6 +54,7 @@ void prepare(const TopRequest& request, std::int64_t rows, TopResult& out) {
     out.values.resize(cells);
     out.label_rank.resize(static_cast<std::size_t>(rows));
     if (request.label_values) out.label_value.assign(static_cast<std::size_t>(rows), kNaN);
+    if (request.softmax_scale > 0) out.log_normalizer.assign(static_cast<std::size_t>(rows), kNaN);
 }
 
 }  // namespace
@@ -133,6 +135,8 @@ TopScorer::~TopScorer() = default;
 void TopScorer::top(QueryBlock& queries, const TopRequest& request, TopResult& out) {
     prepare(request, queries.rows(), out);
     if (queries.rows() == 0) return;
+    if (screened_ && request.softmax_scale > 0)
+        throw std::logic_error("TopScorer: softmax normalisers need a scorer built with Screen::never");
     if (screened_) top_screened(queries, request, out);
     else top_float32(queries, request, out);
 }
@@ -154,6 +158,11 @@ void TopScorer::top_float32(QueryBlock& queries, const TopRequest& request, TopR
             store(best, r, request, out);
             const std::int64_t label = request.label_columns ? request.label_columns[r] : -1;
             if (request.label_values && label >= 0) out.label_value[r] = row[label];
+            if (request.softmax_scale > 0) {
+                float maximum = 0;
+                const double normaliser = softmax_normaliser(row, columns, request.softmax_scale, &maximum);
+                out.log_normalizer[r] = request.softmax_scale * maximum + std::log(normaliser);
+            }
         }
     });
 }

@@ -53,6 +53,10 @@ struct TopRequest {
     // Candidates of row r: the columns j with column_groups[j] == row_groups[r].
     const std::int8_t* column_groups = nullptr;
     const std::int8_t* row_groups = nullptr;
+    // > 0: also each row's log sum_j exp(softmax_scale * score_j) over all
+    // columns, for probabilities of the best ones. Needs every float32 score:
+    // the float32 way only (a scorer built with Screen::never).
+    double softmax_scale = 0;
 };
 
 struct TopResult {
@@ -61,6 +65,7 @@ struct TopResult {
     std::vector<double> values;         // rows x k (exact, unless TopRequest::exact_values is false)
     std::vector<int> label_rank;        // per row: the label column's position among them, k if absent
     std::vector<double> label_value;    // per row, when asked (NaN without a label column)
+    std::vector<double> log_normalizer; // per row, when TopRequest::softmax_scale > 0
 };
 
 enum class Screen { automatic, never, always };

@@ -1,8 +1,10 @@
 #include "lt/transfer/eval.hpp"
 
+#include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
+#include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/blas.hpp"
 #include "lt/math/memory.hpp"
@@ -13,9 +15,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 namespace lt::eval {
@@ -53,10 +59,13 @@ public:
                 training_counts_[first.class_ids[c]] = first.class_counts[c];
         }
         for (auto id : first.class_ids) column_groups_.push_back(group_of(training_counts_, settings.groups, id));
+        probabilities_ = settings.probabilities;
         if (set.members.size() == 1) {
+            // logit = s cos(f, w) for a cosine classifier, f w + b for a linear one
+            softmax_scale_ = first.kind == "cosine" ? first.scale : 1.0;
             single_ = std::make_unique<math::TopScorer>(first.weights.values.data(), first.weights.rows, dim,
                                                         first.kind == "cosine", first.bias.data(), backend,
-                                                        settings.screen);
+                                                        probabilities_ ? math::Screen::never : settings.screen);
             return;
         }
         for (const Classifier& member : set.members) {
@@ -81,9 +90,18 @@ public:
     const std::map<std::int64_t, std::int64_t>& training_counts() const { return training_counts_; }
     const std::int8_t* column_groups() const { return column_groups_.data(); }
 
-    void top(math::QueryBlock& block, const math::TopRequest& request, math::TopResult& out) {
+    // The best columns of the block; with Settings::probabilities also their
+    // probabilities, rows x k in probabilities.
+    void top(math::QueryBlock& block, math::TopRequest request, math::TopResult& out, std::vector<double>& probabilities) {
         if (single_) {
+            if (probabilities_) request.softmax_scale = softmax_scale_;
             single_->top(block, request, out);
+            if (probabilities_) {
+                probabilities.resize(out.values.size());
+                for (std::size_t i = 0; i < out.values.size(); ++i)
+                    probabilities[i] = std::exp(softmax_scale_ * out.values[i] -
+                                                out.log_normalizer[i / static_cast<std::size_t>(out.k)]);
+            }
             return;
         }
         // Mean of softmax probabilities; the selection then runs on them.
@@ -106,6 +124,7 @@ public:
         }
         // The mean's 1/M does not change the ranking; it is applied to the values.
         select(mean_.data(), rows, classes, request, out, 1.0 / static_cast<double>(members_.size()));
+        if (probabilities_) probabilities.assign(out.values.begin(), out.values.end());
     }
 
 private:
@@ -149,6 +168,8 @@ private:
     std::map<std::int64_t, std::int64_t> training_counts_;
     std::vector<std::int8_t> column_groups_;
     std::unique_ptr<math::TopScorer> single_;
+    double softmax_scale_ = 1;
+    bool probabilities_ = false;
     std::vector<Member> members_;
     std::vector<float> logits_, mean_;
 };
@@ -160,20 +181,66 @@ std::int64_t automatic_block_rows(const std::vector<ClassifierSet>& classifiers)
     return std::clamp<std::int64_t>(kScoreBytes / (4 * widest), 256, 4096);
 }
 
-// Accuracies (and predictions) from the per-sample pass.
-class Tallies : public Visitor {
+// The distinct labels >= 0, increasing.
+std::vector<std::int64_t> test_classes(const std::vector<std::int64_t>& labels) {
+    std::vector<std::int64_t> ids;
+    for (auto label : labels)
+        if (label >= 0) ids.push_back(label);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+// Accuracies and the requested outputs from the per-sample pass.
+class Collector : public Visitor {
 public:
-    Tallies(std::size_t sets, std::int64_t rows, int top_k, std::vector<std::vector<std::int64_t>>* predictions)
-        : tallies_(sets), top_k_(top_k), predictions_(predictions) {
-        if (predictions_) predictions_->assign(sets, std::vector<std::int64_t>(static_cast<std::size_t>(rows), -1));
+    Collector(const FeaturesReader& features, std::size_t sets, int top_k, Outputs* outputs)
+        : tallies_(sets), top_k_(top_k), outputs_(outputs), features_(features) {}
+
+    void start(const std::vector<ClassIndex>& columns) override {
+        columns_ = &columns;
+        if (!outputs_) return;
+        const std::size_t rows = static_cast<std::size_t>(features_.rows()), sets = columns.size();
+        const auto k = static_cast<std::size_t>(outputs_->top_k);
+        if (outputs_->predictions) outputs_->predicted.assign(sets, std::vector<std::int64_t>(rows, -1));
+        if (k > 0) {
+            outputs_->top_ids.assign(sets, std::vector<std::int64_t>(rows * k, -1));
+            outputs_->top_probabilities.assign(sets, std::vector<float>(rows * k, std::nanf("")));
+        }
+        if (!outputs_->confusion) return;
+        const std::vector<std::int64_t> tested = test_classes(features_.labels());
+        outputs_->confusions.resize(sets);
+        for (std::size_t s = 0; s < sets; ++s) {
+            Confusion& confusion = outputs_->confusions[s];
+            confusion.class_ids = union_ids(tested, columns[s].ids());
+            const auto size = confusion.class_ids.size();
+            math::allocate(confusion.counts, size * size, "the confusion counts", "see --confusion-max-gib");
+            confusion_index_.emplace_back(confusion.class_ids);
+            column_index_.push_back(confusion_index_.back().rows(columns[s].ids()));
+        }
     }
-    void start(const std::vector<ClassIndex>& columns) override { columns_ = &columns; }
+
     void visit(std::size_t set, const Sample& sample) override {
-        if (predictions_ && sample.top_count > 0 && sample.top[0] >= 0)
-            (*predictions_)[set][static_cast<std::size_t>(sample.row)] = (*columns_)[set].ids()[sample.top[0]];
+        const std::int64_t predicted_column = sample.top_count > 0 ? sample.top[0] : -1;
+        const std::vector<std::int64_t>& ids = (*columns_)[set].ids();
+        if (outputs_ && outputs_->predictions && predicted_column >= 0)
+            outputs_->predicted[set][static_cast<std::size_t>(sample.row)] = ids[predicted_column];
+        if (outputs_ && outputs_->top_k > 0) {
+            const auto at = static_cast<std::size_t>(sample.row * outputs_->top_k);
+            for (int i = 0; i < outputs_->top_k && i < sample.top_count && sample.top[i] >= 0; ++i) {
+                outputs_->top_ids[set][at + i] = ids[sample.top[i]];
+                outputs_->top_probabilities[set][at + i] = static_cast<float>(sample.top_probabilities[i]);
+            }
+        }
         if (sample.label < 0) return;
         Tally& tally = tallies_[set][sample.label];
         ++tally.samples;
+        if (outputs_ && outputs_->confusion && predicted_column >= 0) {
+            Confusion& confusion = outputs_->confusions[set];
+            const auto size = static_cast<std::int64_t>(confusion.class_ids.size());
+            ++confusion.counts[static_cast<std::size_t>(confusion_index_[set].row(sample.label) * size +
+                                                        column_index_[set][predicted_column])];
+        }
         if (sample.label_column < 0) return;  // the classifier lacks this class: an error
         tally.correct += sample.label_rank == 0;
         tally.top5 += sample.label_rank < 5;
@@ -188,8 +255,11 @@ public:
 private:
     std::vector<std::map<std::int64_t, Tally>> tallies_;
     int top_k_;
-    std::vector<std::vector<std::int64_t>>* predictions_;
+    Outputs* outputs_;
+    const FeaturesReader& features_;
     const std::vector<ClassIndex>* columns_ = nullptr;
+    std::vector<ClassIndex> confusion_index_;                // per set: class id -> confusion row
+    std::vector<std::vector<std::int64_t>> column_index_;    // per set: column -> confusion column
 };
 
 }  // namespace
@@ -226,6 +296,7 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
     std::vector<std::int8_t> row_groups;
     math::QueryBlock queries;
     math::TopResult result;
+    std::vector<double> probabilities;
     math::TopRequest request;
     request.k = std::max(1, settings.top_k);
     request.exact_values = false;  // the accuracies need the ranking only
@@ -252,7 +323,7 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
                 request.column_groups = scorer.column_groups();
                 request.row_groups = row_groups.data();
             }
-            scorer.top(queries, request, result);
+            scorer.top(queries, request, result, probabilities);
             Sample sample;
             sample.top_count = result.k;
             for (std::int64_t r = 0; r < count; ++r) {
@@ -261,6 +332,7 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
                 sample.label_column = label_columns[r];
                 sample.top = result.columns.data() + r * result.k;
                 sample.top_scores = result.values.data() + r * result.k;
+                sample.top_probabilities = settings.probabilities ? probabilities.data() + r * result.k : nullptr;
                 sample.label_rank = result.label_rank[r];
                 visitor.visit(s, sample);
             }
@@ -270,49 +342,116 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
     progress.finish();
 }
 
+std::int64_t confusion_bytes(const std::vector<std::int64_t>& labels, const std::vector<ClassifierSet>& classifiers) {
+    const std::vector<std::int64_t> tested = test_classes(labels);
+    std::int64_t bytes = 0;
+    for (const auto& set : classifiers) {
+        const auto size = static_cast<std::int64_t>(union_ids(tested, set.members.front().class_ids).size());
+        bytes += size * size * static_cast<std::int64_t>(sizeof(std::int64_t));
+    }
+    return bytes;
+}
+
 std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers,
-                             const Settings& settings, std::vector<std::vector<std::int64_t>>* predictions) {
-    Tallies tallies(classifiers.size(), features.rows(), settings.top_k, predictions);
-    score(features, classifiers, settings, tallies);
+                             const Settings& settings, Outputs* outputs) {
+    Collector collector(features, classifiers.size(), settings.top_k, outputs);
+    score(features, classifiers, settings, collector);
 
     std::vector<Result> results;
     for (std::size_t s = 0; s < classifiers.size(); ++s) {
+        if (collector.of(s).empty()) continue;  // no labelled row: nothing to report
+        const Classifier& first = classifiers[s].members.front();
         std::map<std::int64_t, std::int64_t> training_counts;
         if (settings.counts) {
             training_counts = *settings.counts;
         } else {
-            const Classifier& first = classifiers[s].members.front();
             for (std::size_t c = 0; c < first.class_ids.size(); ++c)
                 training_counts[first.class_ids[c]] = first.class_counts[c];
         }
+        const ClassIndex rows(first.class_ids);
+        const std::size_t custom_groups = settings.custom.names.size();
         Result result;
         result.name = classifiers[s].source;
         double group_sum[3] = {0, 0, 0};
-        double class_sum = 0;
+        double class_sum = 0, ungrouped_sum = 0;
+        std::vector<double> custom_sum(custom_groups, 0.0);
+        result.custom_classes.assign(custom_groups, 0);
         std::int64_t correct = 0, top5 = 0;
-        for (const auto& [label, tally] : tallies.of(s)) {
-            double accuracy = 100.0 * static_cast<double>(tally.correct) / static_cast<double>(tally.samples);
+        for (const auto& [label, tally] : collector.of(s)) {
+            ClassResult item;
+            item.id = label;
+            item.samples = tally.samples;
+            item.correct = tally.correct;
+            item.top5 = tally.top5;
+            item.has_row = rows.contains(label);
+            const double accuracy = item.accuracy();
             class_sum += accuracy;
             result.samples += tally.samples;
             correct += tally.correct;
             top5 += tally.top5;
+            if (!item.has_row) {
+                result.missing_ids.push_back(label);
+                result.missing_samples += tally.samples;
+            }
             auto found = training_counts.find(label);
-            if (found == training_counts.end()) continue;  // no group: counts in total only
-            const auto group = static_cast<int>(settings.groups.of(found->second));
-            group_sum[group] += accuracy;
-            ++result.classes[group];
+            if (found == training_counts.end()) {
+                ungrouped_sum += accuracy;
+                ++result.ungrouped_classes;
+            } else {
+                item.train_count = found->second;
+                const auto group = static_cast<int>(settings.groups.of(found->second));
+                group_sum[group] += accuracy;
+                ++result.classes[group];
+            }
+            auto custom = settings.custom.of_class.find(label);
+            if (custom != settings.custom.of_class.end())
+                for (int g : custom->second) {
+                    custom_sum[static_cast<std::size_t>(g)] += accuracy;
+                    ++result.custom_classes[static_cast<std::size_t>(g)];
+                }
+            result.per_class.push_back(item);
         }
-        if (result.samples == 0)
-            throw Error(features.file().file_name() + " has no labelled rows (every label is -1)");
+        const auto mean = [](double sum, std::int64_t count) {
+            return count ? sum / static_cast<double>(count) : kNaN;
+        };
         double* group_accuracy[3] = {&result.many, &result.medium, &result.few};
-        for (int g = 0; g < 3; ++g)
-            *group_accuracy[g] = result.classes[g] ? group_sum[g] / static_cast<double>(result.classes[g]) : kNaN;
+        for (int g = 0; g < 3; ++g) *group_accuracy[g] = mean(group_sum[g], result.classes[g]);
+        result.ungrouped = mean(ungrouped_sum, result.ungrouped_classes);
+        for (std::size_t g = 0; g < custom_groups; ++g)
+            result.custom.push_back(mean(custom_sum[g], result.custom_classes[g]));
         result.total = 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples);
-        result.top5 = tallies.has_top5() ? 100.0 * static_cast<double>(top5) / static_cast<double>(result.samples) : kNaN;
-        result.class_mean = class_sum / static_cast<double>(tallies.of(s).size());
+        result.top5 = collector.has_top5() ? 100.0 * static_cast<double>(top5) / static_cast<double>(result.samples)
+                                           : kNaN;
+        result.class_mean = mean(class_sum, static_cast<std::int64_t>(collector.of(s).size()));
         results.push_back(result);
     }
     return results;
+}
+
+std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<ClassifierSet>& classifiers,
+                             const Settings& settings, std::vector<std::vector<std::int64_t>>* predictions) {
+    Outputs outputs;
+    outputs.predictions = predictions != nullptr;
+    std::vector<Result> results = evaluate(features, classifiers, settings, &outputs);
+    if (predictions) *predictions = std::move(outputs.predicted);
+    return results;
+}
+
+std::string missing_rows_warning(const Result& result, bool counts_known) {
+    const std::size_t classes = result.missing_ids.size();
+    if (classes == 0) return {};
+    constexpr std::size_t kShownIds = 10;
+    std::string ids;
+    for (std::size_t i = 0; i < std::min(classes, kShownIds); ++i) ids += (i ? ", " : "") + std::to_string(result.missing_ids[i]);
+    if (classes > kShownIds) ids += fmt::format(", ... ({} more)", classes - kShownIds);
+    std::string text = fmt::format(
+        "{}: no row for {} test class{} ({} of {} test samples), id{} {}: counted as errors (accuracy 0) {}",
+        result.name, classes, classes == 1 ? "" : "es", result.missing_samples, result.samples, classes == 1 ? "" : "s",
+        ids, counts_known ? "in their groups" : "in the ungrouped column (no training count)");
+    if (2 * result.missing_samples > result.samples)
+        text += "; more than half of the test samples have no row: the test labels and the classifier's class ids "
+                "may be from different id spaces";
+    return text;
 }
 
 namespace {
@@ -340,41 +479,166 @@ std::string csv_field(const std::string& text) {
 
 }  // namespace
 
-std::string format_results(const std::vector<Result>& results, const std::string& format) {
+namespace {
+
+// The value columns of the report, after name: the shot groups and total
+// always; ungrouped when some set has ungrouped classes (so that the groups
+// and the total cover the same samples), top5 and the --groups on request.
+struct Column {
+    std::string name;
+    std::function<double(const Result&)> value;
+};
+
+std::vector<Column> report_columns(const std::vector<Result>& results, const FormatOptions& options) {
+    std::vector<Column> columns = {{"many", [](const Result& r) { return r.many; }},
+                                   {"medium", [](const Result& r) { return r.medium; }},
+                                   {"few", [](const Result& r) { return r.few; }},
+                                   {"total", [](const Result& r) { return r.total; }}};
+    if (std::any_of(results.begin(), results.end(), [](const Result& r) { return r.ungrouped_classes > 0; }))
+        columns.push_back({"ungrouped", [](const Result& r) { return r.ungrouped; }});
+    if (options.top5) columns.push_back({"top5", [](const Result& r) { return r.top5; }});
+    for (std::size_t g = 0; g < options.custom_names.size(); ++g)
+        columns.push_back({options.custom_names[g], [g](const Result& r) { return r.custom[g]; }});
+    return columns;
+}
+
+std::string format_json(const std::vector<Result>& results, const FormatOptions& options) {
+    std::string text = "[\n";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& r = results[i];
+        std::string custom;
+        for (std::size_t g = 0; g < options.custom_names.size(); ++g)
+            custom += fmt::format("{}{}: {{\"accuracy\": {}, \"classes\": {}}}", g ? ", " : "",
+                                  json_string(options.custom_names[g]), json_number(r.custom[g]), r.custom_classes[g]);
+        text += fmt::format(
+            "  {{\"name\": {}, \"many\": {}, \"medium\": {}, \"few\": {}, \"total\": {}, \"ungrouped\": {}, "
+            "\"class_mean\": {}, \"top5\": {}, \"samples\": {}, \"missing_samples\": {}, "
+            "\"classes\": {{\"many\": {}, \"medium\": {}, \"few\": {}, \"ungrouped\": {}}}, \"groups\": {{{}}}}}{}\n",
+            json_string(r.name), json_number(r.many), json_number(r.medium), json_number(r.few), json_number(r.total),
+            json_number(r.ungrouped), json_number(r.class_mean), json_number(r.top5), r.samples, r.missing_samples,
+            r.classes[0], r.classes[1], r.classes[2], r.ungrouped_classes, custom, i + 1 < results.size() ? "," : "");
+    }
+    return text + "]\n";
+}
+
+}  // namespace
+
+std::string format_results(const std::vector<Result>& results, const std::string& format,
+                           const FormatOptions& options) {
+    if (format == "json") return format_json(results, options);
+    const std::vector<Column> columns = report_columns(results, options);
     std::string text;
     if (format == "tsv" || format == "csv") {
-        const char* separator = format == "tsv" ? "\t" : ",";
-        text = fmt::format("name{0}many{0}medium{0}few{0}total\n", separator);
-        for (const auto& r : results)
-            text += fmt::format("{1}{0}{2}{0}{3}{0}{4}{0}{5}\n", separator,
-                                format == "csv" ? csv_field(r.name) : r.name, full(r.many), full(r.medium),
-                                full(r.few), full(r.total));
-    } else if (format == "markdown") {
-        text = "| name | many | medium | few | total |\n|---|---:|---:|---:|---:|\n";
-        for (const auto& r : results)
-            text += fmt::format("| {} | {} | {} | {} | {} |\n", r.name, rounded(r.many), rounded(r.medium),
-                                rounded(r.few), rounded(r.total));
-    } else if (format == "json") {
-        text = "[\n";
-        for (std::size_t i = 0; i < results.size(); ++i) {
-            const auto& r = results[i];
-            text += fmt::format(
-                "  {{\"name\": {}, \"many\": {}, \"medium\": {}, \"few\": {}, \"total\": {}, \"class_mean\": {}, "
-                "\"top5\": {}, \"samples\": {}, \"classes\": {{\"many\": {}, \"medium\": {}, \"few\": {}}}}}{}\n",
-                json_string(r.name), json_number(r.many), json_number(r.medium), json_number(r.few),
-                json_number(r.total), json_number(r.class_mean), json_number(r.top5), r.samples, r.classes[0],
-                r.classes[1], r.classes[2], i + 1 < results.size() ? "," : "");
+        const bool csv = format == "csv";
+        const char* separator = csv ? "," : "\t";
+        const auto field = [&](const std::string& name) { return csv ? csv_field(name) : name; };
+        text = "name";
+        for (const auto& column : columns) text += separator + field(column.name);
+        text += "\n";
+        for (const auto& r : results) {
+            text += field(r.name);
+            for (const auto& column : columns) text += separator + full(column.value(r));
+            text += "\n";
         }
-        text += "]\n";
+    } else if (format == "markdown") {
+        text = "| name |";
+        std::string rule = "|---|";
+        for (const auto& column : columns) {
+            text += " " + column.name + " |";
+            rule += "---:|";
+        }
+        text += "\n" + rule + "\n";
+        for (const auto& r : results) {
+            text += "| " + r.name + " |";
+            for (const auto& column : columns) text += " " + rounded(column.value(r)) + " |";
+            text += "\n";
+        }
     } else {  // table
         std::size_t width = 4;
         for (const auto& r : results) width = std::max(width, r.name.size());
-        text = fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>6}\n", "name", width, "many", "medium", "few", "total");
-        for (const auto& r : results)
-            text += fmt::format("{:<{}}  {:>6}  {:>6}  {:>6}  {:>6}\n", r.name, width, rounded(r.many),
-                                rounded(r.medium), rounded(r.few), rounded(r.total));
+        text = fmt::format("{:<{}}", "name", width);
+        for (const auto& column : columns) text += fmt::format("  {:>{}}", column.name, std::max<std::size_t>(6, column.name.size()));
+        text += "\n";
+        for (const auto& r : results) {
+            text += fmt::format("{:<{}}", r.name, width);
+            for (const auto& column : columns)
+                text += fmt::format("  {:>{}}", rounded(column.value(r)), std::max<std::size_t>(6, column.name.size()));
+            text += "\n";
+        }
     }
     return text;
+}
+
+std::string format_per_class(const std::vector<Result>& results, const Settings& settings,
+                             const std::vector<std::string>& class_names) {
+    std::string text = "class_id\tname\ttrain_count\tgroup\ttest_count";
+    for (const auto& r : results) text += "\t" + r.name;
+    text += "\n";
+    if (results.empty()) return text;
+    // Every set saw the same labelled rows, so the same test classes in the same order.
+    for (std::size_t c = 0; c < results.front().per_class.size(); ++c) {
+        const ClassResult& item = results.front().per_class[c];
+        std::int64_t train_count = -1;  // --counts, or the first set that has a count
+        for (const auto& r : results)
+            if (train_count < 0) train_count = r.per_class[c].train_count;
+        std::string group = train_count >= 0 ? group_name(settings.groups.of(train_count)) : "ungrouped";
+        auto custom = settings.custom.of_class.find(item.id);
+        if (custom != settings.custom.of_class.end())
+            for (int g : custom->second) group += "," + settings.custom.names[static_cast<std::size_t>(g)];
+        const bool named = item.id < static_cast<std::int64_t>(class_names.size());
+        text += fmt::format("{}\t{}\t{}\t{}\t{}", item.id, named ? class_names[static_cast<std::size_t>(item.id)]
+                                                                  : std::to_string(item.id),
+                            train_count >= 0 ? std::to_string(train_count) : "-", group, item.samples);
+        for (const auto& r : results) text += "\t" + full(r.per_class[c].accuracy());
+        text += "\n";
+    }
+    return text;
+}
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+}  // namespace
+
+CustomGroups read_custom_groups(const std::string& path) {
+    std::ifstream file(path);
+    if (!file) throw Error(fmt::format("cannot open groups file '{}'", path), "--groups takes a text file");
+    CustomGroups groups;
+    std::set<std::pair<std::int64_t, int>> seen;
+    std::string line;
+    for (std::size_t number = 1; std::getline(file, line); ++number) {
+        const std::string_view text = trim(line);
+        if (text.empty() || text.front() == '#') continue;
+        const std::size_t space = text.find_first_of(" \t");
+        const std::string id_text(text.substr(0, space));
+        const std::string name(space == std::string_view::npos ? std::string_view{} : trim(text.substr(space)));
+        const char* hint = "each line is '<class id> <group name>'";
+        std::int64_t id = -1;
+        const auto parsed = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+        if (parsed.ec != std::errc() || parsed.ptr != id_text.data() + id_text.size() || id < 0)
+            throw Error(fmt::format("{} line {}: '{}' is not a class id (an integer >= 0)", path, number, id_text),
+                        hint);
+        if (name.empty()) throw Error(fmt::format("{} line {}: class {} has no group name", path, number, id), hint);
+        if (name.find_first_of(",\t\"") != std::string::npos)
+            throw Error(fmt::format("{} line {}: group name '{}' has a comma, tab or quote", path, number, name), hint);
+        for (const char* taken : {"name", "many", "medium", "few", "total", "ungrouped", "top5"})
+            if (name == taken)
+                throw Error(fmt::format("{} line {}: group name '{}' is a column of the report already", path,
+                                        number, name),
+                            "choose another name");
+        auto at = std::find(groups.names.begin(), groups.names.end(), name);
+        if (at == groups.names.end()) at = groups.names.insert(groups.names.end(), name);
+        const int index = static_cast<int>(at - groups.names.begin());
+        if (seen.insert({id, index}).second) groups.of_class[id].push_back(index);
+    }
+    if (file.bad()) throw Error(fmt::format("cannot read groups file '{}'", path));
+    if (groups.names.empty()) throw Error(fmt::format("groups file '{}' defines no group", path), "each line is '<class id> <group name>'");
+    return groups;
 }
 
 void Options::add_to(CLI::App& app) {
@@ -400,6 +664,22 @@ void Options::add_to(CLI::App& app) {
                  "Restrict the candidates of a sample to the classes of its group");
     app.add_option("--predictions", predictions, "Also write per-sample predictions (lt_type predictions)")
         ->type_name("OUT.h5");
+    app.add_option("--top-k", top_k,
+                   "With --predictions: also the K best classes of every row and their probabilities")
+        ->check(cli::Positive)
+        ->type_name("K");
+    app.add_option("--per-class", per_class, "Also write per-class accuracies (TSV)")->type_name("FILE.tsv");
+    app.add_option("--confusion", confusion, "Also write confusion counts (lt_type confusion)")->type_name("OUT.h5");
+    app.add_option("--confusion-max-gib", confusion_max_gib,
+                   "Refuse --confusion when the counts of all classifiers would take more")
+        ->check(cli::Positive)
+        ->type_name("G")
+        ->capture_default_str();
+    app.add_flag("--top5", top5, "Add a top5 column (table, tsv, csv, markdown; json always has it)");
+    app.add_option("--groups", groups, "Custom groups beside many/medium/few: '<class id> <group name>' per line")
+        ->type_name("FILE");
+    app.add_option("--class-names", class_names, "classes.txt (line i names class i), for --per-class and --confusion")
+        ->type_name("FILE");
     app.add_option("--block-rows", settings.block_rows,
                    "Feature rows scored at a time (0 = as many as 64 MiB of scores hold)")
         ->check(cli::NonNegative)
@@ -428,14 +708,50 @@ std::string base_name(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Class names by id: classes.txt, else none (ids stand for them).
+std::string class_name(const std::vector<std::string>& names, std::int64_t id) {
+    return id < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(id)] : std::to_string(id);
+}
+
+void write_confusion(h5::Group& group, const Confusion& confusion, const std::string& name,
+                     const std::vector<std::string>& class_names) {
+    const auto size = static_cast<std::int64_t>(confusion.class_ids.size());
+    group.write_ints("confusion", confusion.counts.data(), {size, size});
+    group.write_ints("class_ids", confusion.class_ids);
+    std::vector<std::string> names;
+    for (auto id : confusion.class_ids) names.push_back(class_name(class_names, id));
+    group.write_strings("names", names);
+    group.set_attr("name", name);
+}
+
+// Every class id of --groups must be a test label or a class of some classifier.
+void check_custom_groups(const CustomGroups& custom, const std::string& path, const std::vector<std::int64_t>& labels,
+                         const std::vector<ClassifierSet>& classifiers) {
+    std::set<std::int64_t> known(labels.begin(), labels.end());
+    for (const auto& set : classifiers) known.insert(set.members.front().class_ids.begin(), set.members.front().class_ids.end());
+    for (const auto& [id, groups] : custom.of_class)
+        if (!known.count(id))
+            throw Error(fmt::format("{}: class {} (group {}) is neither a test label nor a class of any classifier",
+                                    path, id, custom.names[static_cast<std::size_t>(groups.front())]),
+                        "the ids in --groups are class ids, as in the features' labels");
+}
+
+}  // namespace
+
 void run(const Options& options, const Compute& compute) {
     math::use(compute);
     std::vector<std::string> inputs = options.classifiers;
     inputs.push_back(options.features);
     if (!options.counts.empty()) inputs.push_back(options.counts);
     if (std::count(inputs.begin(), inputs.end(), "-") > 1) throw UsageError("only one input can be read from stdin");
-    if (options.predictions == "-")
-        throw UsageError("--predictions needs a file: stdout carries the results table");
+    for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--predictions", options.predictions},
+                                       {"--per-class", options.per_class},
+                                       {"--confusion", options.confusion}})
+        if (path == "-") throw UsageError(fmt::format("{} needs a file: stdout carries the results table", option));
+    if (options.top_k > 0 && options.predictions.empty())
+        throw UsageError("--top-k needs --predictions OUT.h5, where the best classes are written");
     options.settings.groups.check();
     std::vector<std::string> names;
     if (!options.names.empty()) {
@@ -447,7 +763,12 @@ void run(const Options& options, const Compute& compute) {
 
     Settings settings = options.settings;
     settings.device = compute.device;
-    settings.top_k = options.format == "json" ? 5 : 1;  // only json reports top-5
+    // top-5 for json and --top5; the K best for --top-k; top-1 otherwise
+    settings.top_k = std::max(options.top_k, (options.format == "json" || options.top5) ? 5 : 1);
+    settings.probabilities = options.top_k > 0;
+    if (!options.groups.empty()) settings.custom = read_custom_groups(options.groups);
+    const std::vector<std::string> class_names =
+        options.class_names.empty() ? std::vector<std::string>{} : read_classes(options.class_names);
     if (!options.counts.empty()) {
         h5::InputFile counts_file(options.counts);
         settings.counts = read_class_counts(counts_file);
@@ -459,30 +780,91 @@ void run(const Options& options, const Compute& compute) {
         h5::InputFile file(options.classifiers[i]);
         classifiers.push_back(read_classifier_set(file));
         classifiers.back().source = names.empty() ? base_name(options.classifiers[i]) : names[i];
+        const auto classes = static_cast<int>(classifiers.back().members.front().class_ids.size());
+        if (options.top_k > classes)
+            throw UsageError(fmt::format("--top-k {} is more than the {} classes of {}", options.top_k, classes,
+                                         classifiers.back().source),
+                             fmt::format("use --top-k {} or less", classes));
+    }
+    const auto& labels = features.labels();
+    const bool labelled = std::any_of(labels.begin(), labels.end(), [](std::int64_t label) { return label >= 0; });
+    if (!labelled && options.predictions.empty())
+        throw Error(features.file().file_name() + " has no labelled rows (every label is -1)",
+                    "--predictions OUT.h5 [--top-k K] writes what the classifiers predict for unlabelled rows");
+    if (!labelled && !(options.per_class.empty() && options.confusion.empty()))
+        throw Error(features.file().file_name() + " has no labelled rows (every label is -1), so no " +
+                        (options.per_class.empty() ? "--confusion" : "--per-class"),
+                    "per-class accuracies and confusion counts need labels");
+    if (!options.groups.empty()) check_custom_groups(settings.custom, options.groups, labels, classifiers);
+    if (!options.confusion.empty()) {
+        const double gib = static_cast<double>(confusion_bytes(labels, classifiers)) / double(1 << 30);
+        if (gib > options.confusion_max_gib)
+            throw Error(fmt::format("--confusion would hold {:.1f} GiB of counts ({} classifier{} of C x C int64)", gib,
+                                    classifiers.size(), classifiers.size() == 1 ? "" : "s"),
+                        fmt::format("--confusion-max-gib {:.0f} allows it", std::ceil(gib)));
     }
 
-    std::vector<std::vector<std::int64_t>> predictions;
-    std::vector<Result> results =
-        evaluate(features, classifiers, settings, options.predictions.empty() ? nullptr : &predictions);
-    for (const auto& result : results)
-        if (result.classes[0] + result.classes[1] + result.classes[2] < 1)
-            log::warn("{}: no test class has a training count, so no group is reported", result.name);
+    Outputs outputs;
+    outputs.predictions = !options.predictions.empty();
+    outputs.top_k = options.top_k;
+    outputs.confusion = !options.confusion.empty();
+    std::vector<Result> results = evaluate(features, classifiers, settings, &outputs);
+    for (const auto& result : results) {
+        const std::string warning = missing_rows_warning(result, settings.counts.has_value());
+        if (!warning.empty()) log::warn("{}", warning);
+    }
 
+    // All outputs or none: the HDF5 files are completed first, the TSV is
+    // written, then the HDF5 files are renamed into place together.
+    std::vector<std::unique_ptr<h5::OutputFile>> files;
+    const auto sets = static_cast<std::int64_t>(classifiers.size());
     if (!options.predictions.empty()) {
-        h5::OutputFile out(options.predictions, "predictions");
-        out.write_ints("labels", features.labels());
+        auto& out = *files.emplace_back(std::make_unique<h5::OutputFile>(options.predictions, "predictions"));
+        out.write_ints("labels", labels);
         std::vector<std::int64_t> flat;
         std::vector<std::string> row_names;
-        for (std::size_t s = 0; s < predictions.size(); ++s) {
-            flat.insert(flat.end(), predictions[s].begin(), predictions[s].end());
-            row_names.push_back(results[s].name);
+        for (std::size_t s = 0; s < classifiers.size(); ++s) {
+            flat.insert(flat.end(), outputs.predicted[s].begin(), outputs.predicted[s].end());
+            row_names.push_back(classifiers[s].source);
         }
-        out.write_ints("predictions", flat.data(),
-                       {static_cast<std::int64_t>(predictions.size()), features.rows()});
+        out.write_ints("predictions", flat.data(), {sets, features.rows()});
         out.write_strings("names", row_names);
-        out.commit();
+        if (options.top_k > 0) {
+            std::vector<std::int64_t> ids;
+            std::vector<float> probabilities;
+            for (std::size_t s = 0; s < classifiers.size(); ++s) {
+                ids.insert(ids.end(), outputs.top_ids[s].begin(), outputs.top_ids[s].end());
+                probabilities.insert(probabilities.end(), outputs.top_probabilities[s].begin(),
+                                     outputs.top_probabilities[s].end());
+            }
+            out.write_ints("top_class_ids", ids.data(), {sets, features.rows(), options.top_k});
+            out.write_floats("top_scores", probabilities, {sets, features.rows(), options.top_k});
+        }
     }
-    std::string text = format_results(results, options.format);
+    if (!options.confusion.empty()) {
+        auto& out = *files.emplace_back(std::make_unique<h5::OutputFile>(options.confusion, "confusion"));
+        if (classifiers.size() == 1) {
+            write_confusion(out, outputs.confusions[0], classifiers[0].source, class_names);
+        } else {
+            h5::Group all = out.create_group("classifiers");
+            for (std::size_t s = 0; s < classifiers.size(); ++s) {
+                h5::Group group = all.create_group(std::to_string(s));
+                write_confusion(group, outputs.confusions[s], classifiers[s].source, class_names);
+            }
+        }
+    }
+    for (auto& file : files) file->finish();
+    if (!options.per_class.empty()) write_text_atomically(options.per_class, format_per_class(results, settings, class_names));
+    std::vector<h5::OutputFile*> pending;
+    for (auto& file : files) pending.push_back(file.get());
+    if (!pending.empty()) h5::commit_together(pending);
+
+    if (!labelled) {
+        log::info("note: {} has no labels (every label is -1), so no accuracy table; predictions are in {}",
+                  features.file().file_name(), options.predictions);
+        return;
+    }
+    std::string text = format_results(results, options.format, {options.top5, settings.custom.names});
     std::fwrite(text.data(), 1, text.size(), stdout);
 }
 

@@ -85,6 +85,22 @@ TEST_CASE("math: TopScorer with a linear classifier adds the bias to raw scores"
     CHECK(result.label_value[0] == doctest::Approx(1));
 }
 
+TEST_CASE("math: TopScorer's softmax normaliser is log sum_j exp(s * score_j)") {
+    // Scores (2, 1.5, 1) as above; with s = 3: log(e^6 + e^4.5 + e^3).
+    const std::vector<float> weights = {1, 0, 0, 1, -1, 0}, bias = {0, 1.5f, 3}, query = {2, 0};
+    lt::math::TopScorer scorer(weights.data(), 3, 2, false, bias.data(), lt::math::cpu_backend());
+    lt::math::QueryBlock block;
+    block.assign(query.data(), 1, 2);
+    lt::math::TopRequest request;
+    request.k = 1;
+    request.softmax_scale = 3;
+    lt::math::TopResult result;
+    scorer.top(block, request, result);
+    CHECK(result.log_normalizer[0] == doctest::Approx(std::log(std::exp(6.0) + std::exp(4.5) + std::exp(3.0))));
+    // The best column's probability: e^6 / (e^6 + e^4.5 + e^3) = 0.7856
+    CHECK(std::exp(3 * result.values[0] - result.log_normalizer[0]) == doctest::Approx(0.78559).epsilon(1e-4));
+}
+
 TEST_CASE("math: the bfloat16 screen gives the exact top-k, near ties included") {
     if (!lt::math::bf16::supported()) {
         MESSAGE("no AVX512-BF16 on this CPU: the screen is not exercised here");

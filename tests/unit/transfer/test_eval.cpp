@@ -82,6 +82,23 @@ TEST_CASE("group accuracies are means of per-class accuracies; total is over sam
         auto missing = lt::eval::evaluate(reader, {partial}, lt::eval::Settings{});
         CHECK(missing[0].total == doctest::Approx(100.0 * 3 / 6));
         CHECK(std::isnan(missing[0].few));  // class 30 has no group without --counts
+        CHECK(missing[0].ungrouped == 0);   // it is ungrouped, with accuracy 0
+        CHECK(missing[0].ungrouped_classes == 1);
+        CHECK(missing[0].missing_ids == std::vector<std::int64_t>{30});
+        CHECK(missing[0].missing_samples == 2);
+        CHECK(lt::eval::missing_rows_warning(missing[0], false) ==
+              "p: no row for 1 test class (2 of 6 test samples), id 30: counted as errors (accuracy 0) in the "
+              "ungrouped column (no training count)");
+        // With --counts it is few-shot, accuracy 0 in the few group.
+        lt::eval::Settings settings;
+        settings.counts = std::map<std::int64_t, std::int64_t>{{10, 500}, {20, 50}, {30, 5}};
+        auto counted = lt::eval::evaluate(reader, {partial}, settings);
+        CHECK(counted[0].few == 0);
+        CHECK(counted[0].classes[2] == 1);
+        CHECK(std::isnan(counted[0].ungrouped));
+        CHECK(lt::eval::format_results(counted, "tsv").find("ungrouped") == std::string::npos);
+        CHECK(lt::eval::format_results(missing, "tsv") == "name\tmany\tmedium\tfew\ttotal\tungrouped\n"
+                                                         "p\t66.66666666666667\t100\tnan\t50\t0\n");
     }
 }
 
