@@ -50,28 +50,10 @@ else
   echo "($build has no gpu_tests: tests/gpu/run.sh needs the tests/gpu build; skipping it)"
 fi
 
-# N JPEGs of ImageNet's typical size (500 x 375) in CLASSES classes, and
-# torchvision's initial weights of each architecture in lt's --init layout.
-python3 - "$work" "$N" "$CLASSES" "$ARCHS" <<'PY'
-import os, sys
-import h5py, numpy as np, torch, torchvision
-from PIL import Image, ImageFilter
-work, n, classes, archs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split()
-rng = np.random.default_rng(0)
-os.makedirs(f"{work}/images")
-with open(f"{work}/list.txt", "w") as f:
-    for i in range(n):
-        coarse = Image.fromarray(rng.integers(0, 256, (47, 63, 3), dtype=np.uint8))
-        image = np.asarray(coarse.resize((500, 375), Image.BICUBIC).filter(ImageFilter.GaussianBlur(1)), int)
-        image = np.clip(image + rng.integers(-20, 20, image.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(image).save(f"{work}/images/{i:05d}.jpg", quality=90)
-        f.write(f"images/{i:05d}.jpg {i % classes}\n")
-torch.manual_seed(0)
-for arch in archs:
-    with h5py.File(f"{work}/{arch}.h5", "w") as f:
-        for key, value in getattr(torchvision.models, arch)(weights=None).state_dict().items():
-            f[key] = value.numpy()
-PY
+# N JPEGs of ImageNet's typical size in CLASSES classes, and torchvision's
+# initial weights of each architecture in lt's --init layout.
+# shellcheck disable=SC2086  # ARCHS holds several words
+python3 "$src/bench/jpegs.py" "$work" "$N" "$CLASSES" $ARCHS
 head -n 256 "$work/list.txt" >"$work/small.txt"
 cat "$work"/images/* >/dev/null  # the page cache, for everyone
 
