@@ -17,6 +17,9 @@
 # loader >= lt-train's fastest rate. Exits 1 when cuda and cpu disagree;
 # a missed target is reported (MISS), not an error. Exit 77 (skipped) when
 # there is no GPU or BUILD is not a CUDA build.
+# Time: about 20 s of inputs, 1 s per lt-train or peer epoch of 2048 images
+# at ~2000 images/s, so 5 to 10 minutes for all of 2 (archs) x 3 (amps) x
+# 4 (tools) runs; ARCHS=resnet50 AMPS="off bf16" about a third of that.
 #   tests/gpu/bench.sh BUILD [DATA_FOLDER]
 #   N=2048 EPOCHS=3 BATCH=256 ARCHS="resnet50 resnext50_32x4d" AMPS="off bf16 fp16" tests/gpu/bench.sh BUILD
 set -euo pipefail
@@ -88,7 +91,7 @@ rates = [json.loads(line)["train_images_per_s"] for line in open(sys.argv[1])][1
 print(f"{sum(rates) / len(rates):.1f}")' "$1"; }
 peer_train_rate() { awk 'NR > 1 { s += $NF; n++ } END { printf "%.1f", s / n }' "$1"; }
 train=(--train-list "$work/list.txt" --root "$work" --head linear --sampler instance --loss ce --preset imagenet
-       --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.2 --workers "$WORKERS" --device cuda -q)
+       --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 --workers "$WORKERS" --device cuda -q)
 amp_args() { [ "$1" = off ] || echo "--amp $1"; }
 rows=()
 for arch in $ARCHS; do
@@ -97,7 +100,7 @@ for arch in $ARCHS; do
     "$bin/lt-train" "${train[@]}" --arch "$arch" $(amp_args "$amp") -o "$work/m.h5" --log "$work/lt.jsonl"
     lt=$(lt_train_rate "$work/lt.jsonl")
     python3 "$src/bench/train-imagenet-peer.py" --list "$work/list.txt" --root "$work" --arch "$arch" --amp "$amp" \
-      --workers "$WORKERS" --batch-size "$BATCH" --epochs "$EPOCHS" >"$work/peer.out"
+      --workers "$WORKERS" --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 >"$work/peer.out"
     peer=$(peer_train_rate "$work/peer.out")
     rows+=("lt-train $arch $amp $lt $peer")
     # shellcheck disable=SC2046
@@ -129,13 +132,13 @@ printf '%s\n' "${rows[@]}" | awk -v lt_loader="$loader_train" -v eval_loader="$l
     printf "%-10s %-16s %-5s %10s %10s %7s %6s %9s %6s\n", "tool", "arch", "amp", "lt img/s", "peer img/s", "lt/peer", "target", "amp/fp32", "target"
     for (i = 1; i <= n; i++) {
       split(order[i], k, SUBSEP); a = lt[k[1], k[2], k[3]]; p = peer[k[1], k[2], k[3]]
-      ratio = p > 0 ? a / p : 0
+      ratio = (p > 0) ? a / p : 0
       speedup = "-"; verdict2 = "-"
       if (k[3] != "off" && lt[k[1], k[2], "off"] > 0) {
-        s = a / lt[k[1], k[2], "off"]; speedup = sprintf("%.2f", s); verdict2 = s >= 1.5 ? "ok" : "MISS" }
-      printf "%-10s %-16s %-5s %10.1f %10.1f %7.2f %6s %9s %6s\n", k[1], k[2], k[3], a, p, ratio, ratio >= 1.0 ? "ok" : "MISS", speedup, verdict2
+        s = a / lt[k[1], k[2], "off"]; speedup = sprintf("%.2f", s); verdict2 = (s >= 1.5) ? "ok" : "MISS" }
+      printf "%-10s %-16s %-5s %10.1f %10.1f %7.2f %6s %9s %6s\n", k[1], k[2], k[3], a, p, ratio, (ratio >= 1.0) ? "ok" : "MISS", speedup, verdict2
     }
-    printf "loader train transform %.0f images/s against lt-train at most %.0f: %s\n", lt_loader, fastest_train, lt_loader >= fastest_train ? "ok" : "MISS"
-    printf "loader eval transform  %.0f images/s against lt-extract at most %.0f: %s\n", eval_loader, fastest_extract, eval_loader >= fastest_extract ? "ok" : "MISS"
+    printf "loader train transform %.0f images/s against lt-train at most %.0f: %s\n", lt_loader, fastest_train, (lt_loader >= fastest_train) ? "ok" : "MISS"
+    printf "loader eval transform  %.0f images/s against lt-extract at most %.0f: %s\n", eval_loader, fastest_extract, (eval_loader >= fastest_extract) ? "ok" : "MISS"
   }'
 echo "gpu bench: $(( $(date +%s) - start_all )) s"
