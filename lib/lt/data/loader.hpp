@@ -31,7 +31,8 @@ namespace lt {
 
 // Where the loader puts the batches' images: the heap, or memory a caller
 // provides (page-locked memory, which a GPU copies from asynchronously:
-// lt/learn/precision.hpp). Called by one thread at a time.
+// lt/learn/precision.hpp). Called from the loader's threads and from
+// wherever batches are dropped: it must be thread-safe.
 class HostMemory {
 public:
     virtual ~HostMemory() = default;
