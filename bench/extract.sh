@@ -16,36 +16,18 @@ N=${N:-256} THREADS=${THREADS:-$(nproc)} BATCH=${BATCH:-128} REPEAT=${REPEAT:-3}
 cmake --build "$build" -j2 --target lt-extract >/dev/null
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-/usr/bin/python3 - "$work" "$N" "$ARCH" <<'PY'
-import os, sys
-import h5py, numpy as np, torch, torchvision
-from PIL import Image, ImageFilter
-work, n, arch = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rng = np.random.default_rng(0)
-os.makedirs(f"{work}/images")
-with open(f"{work}/list.txt", "w") as f:
-    for i in range(n):
-        coarse = Image.fromarray(rng.integers(0, 256, (47, 63, 3), dtype=np.uint8))
-        image = np.asarray(coarse.resize((500, 375), Image.BICUBIC).filter(ImageFilter.GaussianBlur(1)), int)
-        image = np.clip(image + rng.integers(-20, 20, image.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(image).save(f"{work}/images/{i:05d}.jpg", quality=90)
-        f.write(f"images/{i:05d}.jpg {i % 10}\n")
-torch.manual_seed(0)
-with h5py.File(f"{work}/weights.h5", "w") as f:
-    for key, value in getattr(torchvision.models, arch)(weights=None).state_dict().items():
-        f[key] = value.numpy()
-PY
+/usr/bin/python3 bench/jpegs.py "$work" "$N" 10 "$ARCH"
 
 cat "$work"/images/* >/dev/null  # page cache, for both
 lt_rate=0 peer_rate=0 peak_kb=0
 for _ in $(seq "$REPEAT"); do
-  /usr/bin/time -f "%M" -o "$work/time" "$build/bin/lt-extract" --arch "$ARCH" --init "$work/weights.h5" \
+  /usr/bin/time -f "%M" -o "$work/time" "$build/bin/lt-extract" --arch "$ARCH" --init "$work/$ARCH.h5" \
     --list "$work/list.txt" --root "$work" --threads "$THREADS" --workers "$THREADS" --batch-size "$BATCH" \
     -o "$work/lt.h5" 2>"$work/lt.log"
   rate=$(sed -n 's/.* s (\([0-9.]*\) images\/s).*/\1/p' "$work/lt.log")
   lt_rate=$(awk -v a="$lt_rate" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')
   kb=$(cat "$work/time"); peak_kb=$(( kb > peak_kb ? kb : peak_kb ))
-  rate=$(/usr/bin/python3 bench/extract-peer.py --arch "$ARCH" --weights "$work/weights.h5" --list "$work/list.txt" \
+  rate=$(/usr/bin/python3 bench/extract-peer.py --arch "$ARCH" --weights "$work/$ARCH.h5" --list "$work/list.txt" \
     --root "$work" --threads "$THREADS" --workers "$THREADS" --batch-size "$BATCH" --out "$work/peer.npy" |
     sed -n 's/.*images_per_s \([0-9.]*\).*/\1/p')
   peer_rate=$(awk -v a="$peer_rate" -v b="$rate" 'BEGIN { print (b > a) ? b : a }')

@@ -8,6 +8,10 @@
 set -euo pipefail
 build=$1
 data=${2:-}
+# Skipped (77) in a CPU-only build; gpu_tests itself skips without a GPU.
+if [ ! -x "$build/gpu_tests" ]; then
+  echo "skipped: no $build/gpu_tests (built against a CUDA LibTorch only)"; exit 77
+fi
 src=$(cd "$(dirname "$0")/../.." && pwd)
 "$build/gpu_tests"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

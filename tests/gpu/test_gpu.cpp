@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "lt/learn/models.hpp"
+#include "lt/learn/precision.hpp"
 #include "lt/math/scorer.hpp"
 #include "lt/math_torch/backend.hpp"
 #include "lt/transfer/attend.hpp"
@@ -135,6 +136,62 @@ TEST_CASE("evaluation on cuda equals evaluation on cpu") {
         CHECK(actual[s].top5 == doctest::Approx(expected[s].top5));
     }
     std::remove(path.c_str());
+}
+
+TEST_CASE("--amp on cuda: channels_last, bf16 and fp16 features near float32; fp16 gradients through the scaler") {
+    torch::manual_seed(0);
+    auto backbone = lt::models::make_backbone("resnet18");
+    backbone->to(torch::kCUDA);
+    backbone->eval();
+    const torch::Tensor images = torch::randn({4, 3, 224, 224}, torch::kCUDA);
+    torch::Tensor exact;
+    {
+        torch::NoGradGuard no_grad;
+        exact = backbone->forward(images);
+    }
+    lt::Compute compute;
+    compute.tf32 = false;  // what main() sets too
+    for (const char* amp : {"off", "bf16", "fp16"}) {
+        CAPTURE(amp);
+        compute.amp = amp;
+        const auto settings = lt::precision::configure(compute, at::Device(at::kCUDA, 0));
+        CHECK(settings.channels_last);
+        lt::precision::prepare(*backbone, settings);
+        torch::NoGradGuard no_grad;
+        lt::precision::Autocast autocast(settings);
+        const torch::Tensor features = backbone->forward(lt::precision::input(images, settings)).to(torch::kFloat);
+        const double relative = ((features - exact).abs().max() / exact.abs().max()).item<double>();
+        MESSAGE("resnet18 --amp " << amp << " vs float32 on cuda: max relative difference " << relative);
+        CHECK(relative < (std::string(amp) == "off" ? 1e-4 : 5e-2));
+    }
+    // One fp16 step: the scaled gradients, unscaled, equal the float32 ones.
+    compute.amp = "fp16";
+    const auto settings = lt::precision::configure(compute, at::Device(at::kCUDA, 0));
+    lt::models::Model model("resnet20", 10);
+    model.to(torch::kCUDA);
+    lt::precision::prepare(model, settings);
+    model.train();
+    const torch::Tensor small = torch::randn({8, 3, 32, 32}, torch::kCUDA);
+    const torch::Tensor labels = torch::randint(0, 10, {8}, torch::TensorOptions().dtype(torch::kLong).device(torch::kCUDA));
+    torch::nn::functional::cross_entropy(model.forward(small), labels).backward();
+    std::vector<torch::Tensor> reference;
+    for (const auto& parameter : model.parameters()) reference.push_back(parameter.grad().clone());
+    model.zero_grad();
+    lt::precision::LossScaler scaler(true);
+    torch::Tensor logits;
+    {
+        lt::precision::Autocast autocast(settings);
+        logits = model.forward(lt::precision::input(small, settings));
+    }
+    CHECK((logits.scalar_type() == torch::kHalf));
+    scaler.scale(torch::nn::functional::cross_entropy(logits.to(torch::kFloat), labels)).backward();
+    REQUIRE(scaler.unscale(model.parameters()));
+    std::size_t i = 0;
+    for (const auto& parameter : model.parameters()) {
+        const double scale = reference[i].abs().max().item<double>();
+        CHECK((parameter.grad() - reference[i]).abs().max().item<double>() <= 0.05 * scale + 1e-4);
+        ++i;
+    }
 }
 
 int main(int argc, char** argv) {

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
         "  $ grep -v ' [789]$' fm/train.txt > seen.txt   # classes 7-9 left out: no classifier rows\n"
         "  $ lt-train --config fashion-mnist-lt --train-list seen.txt --root fm -o seen.h5 --log seen.jsonl\n",
         "lt-extract(1), lt-data(1), lt-eval(1), lt-h5(5)",
-        lt::cli::kDevice | lt::cli::kWorkers | lt::cli::kProgress};
+        lt::cli::kDevice | lt::cli::kWorkers | lt::cli::kProgress | lt::cli::kPrecision};
     lt::train::Options options;
     return lt::cli::run_tool(argc, argv, info, [&](CLI::App& app) { options.add_to(app); },
                              [&](const lt::Compute& compute) { lt::train::run(options, compute); });

@@ -131,6 +131,17 @@ void ComputeOptions::add_to(CLI::App& app, unsigned parts) {
         app.add_option("--workers", workers, "Image decoding threads (0 = as many as --threads)")
             ->check(NonNegative)
             ->capture_default_str();
+    if (parts & kPrecision) {
+        app.add_option("--amp", amp,
+                       "Mixed precision: autocast to bf16 or fp16 (fp16: cuda only, with loss scaling); features "
+                       "and models stay float32")
+            ->check(CLI::IsMember({"off", "bf16", "fp16"}))
+            ->capture_default_str();
+        app.add_flag("--no-tf32", no_tf32,
+                     "On cuda, full float32 matrix products and convolutions (closer to the cpu's results)");
+        app.add_flag("--deterministic", deterministic,
+                     "On cuda, only cuDNN's deterministic algorithms and no autotuning (slower)");
+    }
 }
 
 namespace {
@@ -155,6 +166,9 @@ Compute ComputeOptions::resolve() const {
     compute.threads = threads > 0 ? threads : available_cores();
     compute.workers = workers > 0 ? workers : compute.threads;
     compute.device = device;
+    compute.amp = amp;
+    compute.tf32 = !no_tf32;
+    compute.deterministic = deterministic;
     return compute;
 }
 

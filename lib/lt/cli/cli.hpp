@@ -26,9 +26,10 @@
 namespace lt::cli {
 
 // Which shared options a tool offers besides --threads (which every tool
-// has): --device, --workers, and --progress-interval for tools with long
-// steps (training, extraction, checking images).
-enum ComputeParts : unsigned { kThreadsOnly = 0, kDevice = 1, kWorkers = 2, kProgress = 4 };
+// has): --device, --workers, --progress-interval for tools with long steps
+// (training, extraction, checking images), and --amp, --no-tf32 and
+// --deterministic for the tools that run networks (lt-train, lt-extract).
+enum ComputeParts : unsigned { kThreadsOnly = 0, kDevice = 1, kWorkers = 2, kProgress = 4, kPrecision = 8 };
 
 struct ToolInfo {
     std::string name;      // "lt-eval"
@@ -47,13 +48,16 @@ struct CommonOptions {
     void apply() const;  // sets the log level and HDF5 error printing
 };
 
-// --threads (every tool), --device and --workers (where the tool has them),
-// with one default each. resolve() turns 0 into counts: threads 0 = all
-// cores, workers 0 = as many as threads.
+// --threads (every tool), --device, --workers and the precision options
+// (where the tool has them), with one default each. resolve() turns 0 into
+// counts: threads 0 = all cores, workers 0 = as many as threads.
 struct ComputeOptions {
     int threads = 0;
     std::string device = "auto";
     int workers = 0;
+    std::string amp = "off";
+    bool no_tf32 = false;
+    bool deterministic = false;
     void add_to(CLI::App& app, unsigned parts);
     Compute resolve() const;
 };

@@ -70,7 +70,8 @@ BatchLoader::Slot& BatchLoader::slot_for(std::size_t batch_number) {
     slot.pending = end - begin;
     slot.batch.number = batch_number;
     slot.batch.height = slot.batch.width = transform_.size;
-    slot.batch.images.resize(slot.pending * transform_.floats_per_image());
+    slot.batch.images = ImageBuffer(slot.pending * transform_.floats_per_image(),
+                                    HostAllocator<float>(options_.host_memory));
     for (std::size_t position = begin; position < end; ++position) {
         slot.batch.indices.push_back(order_[position]);
         slot.batch.labels.push_back(dataset_.entries[order_[position]].label);

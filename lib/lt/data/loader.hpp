@@ -21,11 +21,57 @@
 #include <cstdint>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
 namespace lt {
+
+// Where the loader puts the batches' images: the heap, or memory a caller
+// provides (page-locked memory, which a GPU copies from asynchronously:
+// lt/learn/precision.hpp). Called from the loader's threads and from
+// wherever batches are dropped: it must be thread-safe.
+class HostMemory {
+public:
+    virtual ~HostMemory() = default;
+    virtual void* allocate(std::size_t bytes) = 0;
+    virtual void release(void* pointer) noexcept = 0;
+};
+
+template <class T>
+struct HostAllocator {
+    using value_type = T;
+    using propagate_on_container_move_assignment = std::true_type;
+    using propagate_on_container_copy_assignment = std::true_type;
+    using propagate_on_container_swap = std::true_type;
+    std::shared_ptr<HostMemory> memory;  // nullptr: the heap
+
+    HostAllocator() = default;
+    explicit HostAllocator(std::shared_ptr<HostMemory> from) : memory(std::move(from)) {}
+    template <class U>
+    HostAllocator(const HostAllocator<U>& other) : memory(other.memory) {}  // NOLINT: rebinding is implicit
+
+    T* allocate(std::size_t count) {
+        if (!memory) return static_cast<T*>(::operator new(count * sizeof(T)));
+        void* pointer = memory->allocate(count * sizeof(T));
+        if (pointer == nullptr) throw std::bad_alloc();
+        return static_cast<T*>(pointer);
+    }
+    void deallocate(T* pointer, std::size_t) noexcept {
+        if (memory)
+            memory->release(pointer);
+        else
+            ::operator delete(pointer);
+    }
+    template <class U>
+    bool operator==(const HostAllocator<U>& other) const { return memory == other.memory; }
+    template <class U>
+    bool operator!=(const HostAllocator<U>& other) const { return memory != other.memory; }
+};
+
+using ImageBuffer = std::vector<float, HostAllocator<float>>;
 
 struct LoaderOptions {
     int batch_size = 64;
@@ -33,10 +79,11 @@ struct LoaderOptions {
     int prefetch_batches = 2;  // batches decoded ahead of the one being used
     bool drop_last = false;    // drop a last, smaller batch
     std::uint64_t seed = 0;
+    std::shared_ptr<HostMemory> host_memory;  // of the batches' images; nullptr: the heap
 };
 
 struct Batch {
-    std::vector<float> images;          // size() x 3 x height x width, CHW per image
+    ImageBuffer images;                 // size() x 3 x height x width, CHW per image
     std::vector<std::int64_t> labels;   // class of each image
     std::vector<std::size_t> indices;   // index of each image in the data set
     std::size_t number = 0;             // 0-based batch number in the epoch

@@ -3,8 +3,10 @@
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #if LT_HAVE_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -96,7 +98,11 @@ void TimeoutOption::add_to(CLI::App& app) {
 c10::Device device_of_rank(const c10::Device& device, const Launch& launch) {
     if (!device.is_cuda()) return device;
     const auto gpus = static_cast<int>(torch::cuda::device_count());
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(gpus > 0 ? launch.local_rank % gpus : 0));
+    const c10::Device mine(c10::kCUDA, static_cast<c10::DeviceIndex>(gpus > 0 ? launch.local_rank % gpus : 0));
+    // The current device too: CUDA's context, cuDNN's and NCCL's state and
+    // the caching allocators otherwise start on GPU 0 for every rank.
+    if (gpus > 0) c10::impl::getDeviceGuardImpl(c10::kCUDA)->setDevice(mine);
+    return mine;
 }
 
 Launch read_launch() {
@@ -110,9 +116,18 @@ Launch read_launch() {
 
 #if LT_HAVE_C10D
 
+// The process groups of one backend derive from c10d::Backend from
+// LibTorch 2.0 on, from c10d::ProcessGroup before; the calls are the same.
+#if TORCH_VERSION_MAJOR >= 2
+using BackendGroup = c10d::Backend;
+#else
+using BackendGroup = c10d::ProcessGroup;
+#endif
+
 struct Group::State {
     c10::intrusive_ptr<c10d::Store> keys;  // this tool's namespace in the job's store
-    c10::intrusive_ptr<c10d::ProcessGroup> group;
+    c10::intrusive_ptr<BackendGroup> group;
+    std::vector<int64_t> barrier_devices;  // NCCL: this process's GPU, which its barriers use
     std::chrono::milliseconds timeout{0};
     bool hosts_store = false;
     bool failed = false;  // the failure protocol ran: no further collectives
@@ -157,7 +172,7 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& interf
 // Closes the connections to the other ranks, so that those waiting for this
 // one learn at once that it is leaving. A collective still in flight can keep
 // the destructor waiting on a hung peer: it gets a moment, not more.
-void close_group(c10::intrusive_ptr<c10d::ProcessGroup>& group) {
+void close_group(c10::intrusive_ptr<BackendGroup>& group) {
     if (!group) return;
     auto closing = std::make_shared<std::promise<void>>();
     std::future<void> closed = closing->get_future();
@@ -209,7 +224,11 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
             options->timeout = timeout;
             state.group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
                 c10::make_intrusive<c10d::PrefixStore>("nccl", store), launch.rank, launch.world_size, options);
+            state.barrier_devices = {static_cast<int64_t>(device.index())};
         }
+#else
+        if (device.is_cuda() && launch.rank == 0)
+            log::warn("this LibTorch has no NCCL: the job's collectives go over Gloo, slower on GPUs");
 #endif
         if (!state.group) {
             auto options = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -237,7 +256,6 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
     }
     log::verbose("rank {} of {} (local rank {}) joined the job through {} (started by {}), over {}", launch.rank,
                  launch.world_size, launch.local_rank, where, launch.launcher, state.group->getBackendName());
-    (void)device;  // only NCCL needs it
 }
 
 Group::~Group() {
@@ -448,7 +466,9 @@ void Group::barrier() {
     if (!distributed()) return;
     try {
         if (!state_->group) throw Error("the job's process group is closed");
-        state_->group->barrier()->wait();
+        c10d::BarrierOptions options;
+        options.device_ids = state_->barrier_devices;  // else NCCL guesses the GPU from the rank
+        state_->group->barrier(options)->wait();
     } catch (const std::exception& error) {
         collective_failed(error);
     }

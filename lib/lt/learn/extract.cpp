@@ -12,6 +12,7 @@
 #include "lt/learn/memory.hpp"
 #include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
+#include "lt/learn/precision.hpp"
 #include "lt/learn/weights.hpp"
 #include "lt/learn/tensor.hpp"
 
@@ -189,7 +190,9 @@ struct BatchPlan {
     }
 };
 
-void extract_rows(const Options& options, const Compute& compute, dist::Group& group, const at::Device& device) {
+void extract_rows(const Options& options, const Compute& compute, dist::Group& group,
+                  const precision::Settings& settings) {
+    const at::Device& device = settings.device;
     const bool sharded = !options.shard.empty();
     const Shard shard = sharded ? parse_shard(options.shard) : Shard{};
     const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
@@ -215,6 +218,7 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
     const BatchPlan plan{first, end, options.batch_size, group.size(), group.rank()};
 
     backbone.to(device);
+    precision::prepare(backbone, settings);
     backbone.eval();
     torch::NoGradGuard no_grad;
 
@@ -245,6 +249,7 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
     LoaderOptions loader_options;
     loader_options.batch_size = options.batch_size;
     loader_options.workers = compute.workers;
+    loader_options.host_memory = precision::host_memory(device);
     BatchLoader loader(dataset, transform, loader_options);
     loader.start_epoch(plan.order(), 0);
 
@@ -258,8 +263,9 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
         at::Tensor features;
         if (mine < plan.batches()) {
             if (!loader.next(batch)) throw Error("the loader ran out of batches");
-            const auto n = static_cast<std::int64_t>(batch.size());
-            at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(device);
+            const at::Tensor images = precision::input(precision::batch_images(batch, device), settings);
+            precision::Autocast autocast(settings);
+            // Under --amp too, the features are written as float32.
             features = backbone.forward(images).to(at::kFloat).contiguous();
         }
         if (!group.distributed()) {
@@ -301,10 +307,11 @@ void extract(const Options& options, const Compute& compute) {
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
+    const precision::Settings settings = precision::configure(compute, device);
     dist::Group group(launch, "lt-extract", options.dist_timeout.value(), device);
     if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
     group.set_failure_hint("nothing was written; run the command again");
-    group.run([&] { extract_rows(options, compute, group, device); });
+    group.run([&] { extract_rows(options, compute, group, settings); });
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "lt/learn/memory.hpp"
 #include "lt/learn/model_file.hpp"
 #include "lt/learn/models.hpp"
+#include "lt/learn/precision.hpp"
 #include "lt/learn/recipes.hpp"
 #include "lt/learn/weights.hpp"
 #include "lt/learn/tensor.hpp"
@@ -239,16 +240,18 @@ struct Run {
     std::shared_ptr<models::Model> model;
     MomentumSgd sgd;
     std::unique_ptr<dist::GradientBuckets> buckets;  // a job of several processes only
+    precision::Settings precision;                   // --amp, channels_last (lt/learn/precision.hpp)
+    precision::LossScaler scaler;                    // --amp fp16 only
     int first_epoch = 0;     // epochs already done
     std::int64_t step = 0;   // optimizer steps already done
     std::int64_t total_steps = 0, warmup_steps = 0;
     at::Tensor row_of_label;  // label -> classifier row
     at::Tensor log_counts;    // log n_j by row, on the device (balanced softmax only)
 
-    Run(const Options& options_, dist::Group& group_, at::Device device_)
+    Run(const Options& options_, dist::Group& group_, const precision::Settings& precision_)
         : options(options_),
           group(group_),
-          device(device_),
+          device(precision_.device),
           train_data(open_image_dataset(options_.train_list, options_.root)),
           classes(train_data.entries),
           train_transform(image_transform(options_.preset, true, options_.image_size)),
@@ -256,6 +259,8 @@ struct Run {
           sgd(options_.momentum, options_.weight_decay),
           total_steps(options_.epochs * steps_per_epoch()),
           warmup_steps(std::llround(options_.warmup_epochs * static_cast<double>(steps_per_epoch()))),
+          precision(precision_),
+          scaler(precision_.loss_scaling),
           row_of_label(to_tensor(classes.row_of_label)) {
         if (options.loss == "balanced-softmax")
             log_counts = to_tensor(classes.counts).to(at::kFloat).log().to(device);
@@ -396,9 +401,13 @@ Validation validate(Run& run, BatchLoader& loader) {
     Batch batch;
     while (loader.next(batch)) {
         const auto n = static_cast<std::int64_t>(batch.size());
-        at::Tensor images =
-            torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(run.device);
-        at::Tensor predicted = row_to_id.index_select(0, model.forward(images).argmax(1).to(at::kCPU));
+        const at::Tensor images = precision::input(precision::batch_images(batch, run.device), run.precision);
+        at::Tensor logits;
+        {
+            precision::Autocast autocast(run.precision);
+            logits = model.forward(images);
+        }
+        at::Tensor predicted = row_to_id.index_select(0, logits.argmax(1).to(at::kCPU));
         const auto* ids = predicted.data_ptr<std::int64_t>();
         for (std::int64_t i = 0; i < n; ++i) {
             const std::int64_t label = batch.labels[static_cast<std::size_t>(i)];
@@ -484,22 +493,30 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> epoch_share(const 
 // One optimizer step on this process's images of a batch: M micro-batches
 // whose gradients add up (each loss divided by M), averaged over the
 // processes by the buckets during the last backward pass. Returns the
-// step's mean loss over the whole batch.
+// step's mean loss over the whole batch. Under --amp the forward pass is
+// autocast; with fp16 the backward pass runs on the scaled loss and a step
+// whose gradients overflowed is skipped (precision::LossScaler).
 double train_step(Run& run, const at::Tensor& images, const at::Tensor& targets, const std::vector<double>& rates) {
     const int micro_batches = run.options.micro_batches;
     const std::int64_t size = run.micro_batch();
     run.model->zero_grad();
     double loss_sum = 0;
     for (int k = 0; k < micro_batches; ++k) {
-        at::Tensor loss = classification_loss(run.model->forward(images.narrow(0, k * size, size)),
-                                              targets.narrow(0, k * size, size), run.log_counts);
+        at::Tensor logits;
+        {
+            precision::Autocast autocast(run.precision);
+            logits = run.model->forward(images.narrow(0, k * size, size));
+        }
+        at::Tensor loss = classification_loss(logits.to(at::kFloat), targets.narrow(0, k * size, size),
+                                              run.log_counts);
         if (micro_batches > 1) loss = loss / micro_batches;
         loss_sum += loss.item<double>();
         if (run.buckets && k + 1 == micro_batches) run.buckets->arm(/*accumulated=*/micro_batches > 1, loss_sum);
-        loss.backward();
+        run.scaler.scale(loss).backward();
     }
     const double loss = run.buckets ? run.buckets->finish() : loss_sum;
-    run.sgd.step(rates);
+    if (run.scaler.unscale(run.model->parameters())) run.sgd.step(rates);
+    run.scaler.update();
     return loss;
 }
 
@@ -518,7 +535,7 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
         const auto n = static_cast<std::int64_t>(batch.size());
         result.rate = run.rate(options.lr);
         result.rate_backbone = run.rate(backbone_rate(options));
-        at::Tensor images = torch::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}).to(run.device);
+        const at::Tensor images = precision::input(precision::batch_images(batch, run.device), run.precision);
         at::Tensor targets = run.row_of_label.index_select(0, to_tensor(batch.labels)).to(run.device);
         const double value = train_step(run, images, targets, {result.rate_backbone, result.rate});
         if (!std::isfinite(value))
@@ -599,8 +616,9 @@ void check_same_run(Run& run) {
                     "give every process the same command line and the same list file");
 }
 
-void train(const Options& options, const Compute& compute, dist::Group& group, const at::Device& device) {
-    Run run(options, group, device);
+void train(const Options& options, const Compute& compute, dist::Group& group,
+           const precision::Settings& precision_settings) {
+    Run run(options, group, precision_settings);
     check_images_exist(run.train_data);
     const std::int64_t images = static_cast<std::int64_t>(run.train_data.size());
     if (images < options.batch_size)
@@ -613,6 +631,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group, c
     run.model = std::make_shared<models::Model>(options.arch, run.classes.size(),
                                                 models::parse_classifier_kind(options.head));
     run.model->to(run.device);
+    precision::prepare(*run.model, run.precision);
     run.sgd.add_group(*run.model->backbone(), "backbone.", kBackboneRate);
     run.sgd.add_group(*run.model->classifier(), "classifier.", kClassifierRate);
 
@@ -663,6 +682,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group, c
     loader_options.batch_size = static_cast<int>(run.rank_batch());
     loader_options.workers = compute.workers;
     loader_options.seed = options.seed.seed;
+    loader_options.host_memory = precision::host_memory(run.device);
     loader_options.drop_last = true;  // equal batches, and never one image alone in BatchNorm
     BatchLoader loader(run.train_data, run.train_transform, loader_options);
     std::unique_ptr<BatchLoader> val_loader;
@@ -728,11 +748,12 @@ void run(const Options& options, const Compute& compute) {
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
+    const precision::Settings precision_settings = precision::configure(compute, device);
     dist::Group group(launch, "lt-train", options.dist_timeout.value(), device);
     if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
     group.set_failure_hint(fmt::format("{} keeps the last finished epoch; the same command with --resume continues",
                                        options.output.path));
-    group.run([&] { train(options, compute, group, device); });
+    group.run([&] { train(options, compute, group, precision_settings); });
 }
 
 }  // namespace lt::train

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <numeric>
 
@@ -155,4 +156,48 @@ TEST_CASE("loader: a missing or corrupt image is an lt::Error naming the file an
     CHECK_THROWS_WITH_AS(loader.next(batch), doctest::Contains("line 10)"), lt::Error);
 
     CHECK_THROWS_AS(loader.start_epoch({99}, 2), lt::Error);
+}
+
+namespace {
+// Host memory that counts what it hands out, filled with a marker so that a
+// batch read from it shows the loader wrote every float.
+struct CountingMemory : lt::HostMemory {
+    std::size_t allocated = 0, released = 0, bytes = 0;
+    void* allocate(std::size_t size) override {
+        ++allocated;
+        bytes += size;
+        auto* block = static_cast<float*>(::operator new(size));
+        std::fill(block, block + size / sizeof(float), -1e30f);
+        return block;
+    }
+    void release(void* pointer) noexcept override {
+        ++released;
+        ::operator delete(pointer);
+    }
+};
+}  // namespace
+
+TEST_CASE("loader: batches in the host memory given, with the heap's contents") {
+    TinyDataset tiny;
+    const auto transform = lt::image_transform("small", true, kSide);
+    lt::LoaderOptions options;
+    options.batch_size = 5;
+    options.seed = 3;
+    std::vector<lt::Batch> on_heap, given;
+    {
+        lt::BatchLoader loader(tiny.dataset(), transform, options);
+        on_heap = all_batches(loader, identity_order(), 1);
+    }
+    auto memory = std::make_shared<CountingMemory>();
+    options.host_memory = memory;
+    {
+        lt::BatchLoader loader(tiny.dataset(), transform, options);
+        given = all_batches(loader, identity_order(), 1);
+    }
+    REQUIRE(given.size() == 3);
+    CHECK(memory->allocated == 3);  // one block per batch
+    CHECK(memory->bytes == std::size_t{kImages} * 3 * kSide * kSide * sizeof(float));
+    for (std::size_t b = 0; b < given.size(); ++b) CHECK(given[b].images == on_heap[b].images);
+    given.clear();
+    CHECK(memory->released == 3);
 }
