@@ -23,7 +23,12 @@ export LT_PROVENANCE=fixed
 if [[ ${LT_TEST_LAUNCHER:-} != own ]] && command -v torchrun >/dev/null &&
     /usr/bin/python3 -c 'import torch.distributed.run' 2>/dev/null; then
     # Debian 12's torchrun crashes with its default --redirects/--tee (Python 3.11).
-    launch() { local n=$1; shift; torchrun --standalone --nproc_per_node "$n" --redirects 2 --tee 2 --no_python "$@"; }
+    # Not --standalone: its fixed port (29400) is taken when another job runs.
+    launch() {
+        local n=$1; shift
+        torchrun --nnodes 1 --rdzv_backend c10d --rdzv_endpoint "127.0.0.1:$(free_port)" --nproc_per_node "$n" \
+            --redirects 2 --tee 2 --no_python "$@"
+    }
     launch_node() {
         local node=$1 port=$2; shift 2
         torchrun --nnodes 2 --node_rank "$node" --master_addr 127.0.0.1 --master_port "$port" --nproc_per_node 1 \
