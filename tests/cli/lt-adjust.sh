@@ -13,15 +13,22 @@ D="$WORK/d"
 lt-protos "$D/train.h5" -o "$WORK/protos.h5"
 check() { "$PY" "$REF/baselines.py" "$@" || fail "baselines.py $*"; }
 
+# One lt-adjust call per input with the values 0, 0.5, 1, 2 of OPTION (-p or
+# -T, output names NAME-<stem><value>.h5); every output against the equations.
+sweep_checked() {
+    local input=$1 option=$2 placeholder=$3 stem=$4 equation=$5 name value
+    name=$(basename "$input" .h5)
+    expect_ok lt-adjust --classifier "$input" "$option" 0,0.5,1,2 -o "$WORK/$name-$stem$placeholder.h5"
+    for value in 0 0.5 1 2; do
+        check adjust "$WORK/$name-$stem$value.h5" "$input" "$D/test.h5" "$equation" $value
+        expect_ok lt-eval "$D/test.h5" "$WORK/$name-$stem$value.h5" --format tsv
+        check eval-tsv "$LT_STDOUT" "$input" "$D/test.h5" "$equation" $value
+    done
+}
+
 section "tau-normalisation: cosine, linear, model, prototypes; one file per P"
 for input in "$D/clf.h5" "$WORK/linear.h5" "$D/model.h5" "$WORK/protos.h5"; do
-    name=$(basename "$input" .h5)
-    expect_ok lt-adjust --classifier "$input" -p 0,0.5,1,2 -o "$WORK/$name-tau{p}.h5"
-    for p in 0 0.5 1 2; do
-        check adjust "$WORK/$name-tau$p.h5" "$input" "$D/test.h5" --tau-norm $p
-        expect_ok lt-eval "$D/test.h5" "$WORK/$name-tau$p.h5" --format tsv
-        check eval-tsv "$LT_STDOUT" "$input" "$D/test.h5" --tau-norm $p
-    done
+    sweep_checked "$input" -p '{p}' tau --tau-norm
 done
 # P = 1 leaves a cosine classifier's predictions as they were, P = 0 does not.
 expect_ok lt-eval "$D/test.h5" "$D/clf.h5" "$WORK/clf-tau1.h5" --format tsv
@@ -30,13 +37,8 @@ expect_ok lt-eval "$D/test.h5" "$D/clf.h5" "$WORK/clf-tau1.h5" --format tsv
 section "logit adjustment: training counts, an lt-h5 prior, a text prior"
 awk '{ print $1, ($2 % 7) + 1 }' "$D/meta.txt" >"$WORK/prior.txt"
 for input in "$D/clf.h5" "$WORK/linear.h5"; do
+    sweep_checked "$input" -T '{t}' la --logit-adjust
     name=$(basename "$input" .h5)
-    expect_ok lt-adjust --classifier "$input" -T 0,0.5,1,2 -o "$WORK/$name-la{t}.h5"
-    for t in 0 0.5 1 2; do
-        check adjust "$WORK/$name-la$t.h5" "$input" "$D/test.h5" --logit-adjust $t
-        expect_ok lt-eval "$D/test.h5" "$WORK/$name-la$t.h5" --format tsv
-        check eval-tsv "$LT_STDOUT" "$input" "$D/test.h5" --logit-adjust $t
-    done
     for prior in "$WORK/prior.txt" "$D/test.h5"; do
         expect_ok lt-adjust --classifier "$input" -T 1.5 --prior "$prior" -o "$WORK/$name-prior.h5"
         check adjust "$WORK/$name-prior.h5" "$input" "$D/test.h5" --logit-adjust 1.5 --prior "$prior"
