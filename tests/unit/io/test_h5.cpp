@@ -43,7 +43,7 @@ TEST_CASE("a classifier round-trips with its attributes") {
     CHECK(set.members[0].composition.at("terms") == "kt,p");
 }
 
-TEST_CASE("a cosine classifier with class scales and a bias is version 2; plain ones stay version 1") {
+TEST_CASE("a cosine classifier with class scales and a bias is version 2, plain ones stay version 1") {
     lt::test::TempFolder dir;
     lt::Classifier c;
     c.weights = lt::Matrix(2, 2);
@@ -74,7 +74,7 @@ TEST_CASE("a cosine classifier with class scales and a bias is version 2; plain 
     CHECK(back.extended());
 }
 
-TEST_CASE("a version-1 cosine classifier's stray bias is ignored; a newer classifier version is refused") {
+TEST_CASE("a version-1 cosine classifier's stray bias is ignored, a newer classifier version refused") {
     lt::test::TempFolder dir;
     lt::Classifier c;
     c.weights = lt::Matrix(1, 2);
