@@ -540,6 +540,9 @@ void run(const Options& options, const Compute& compute) {
 
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-attend");
+    // Attention works on the rows' directions: per-class scales and a bias (lt-adjust, LWS) have no place there.
+    if (classifier.extended())
+        log::warn("{}: its per-class scales and bias are not carried into the composed rows", options.classifier);
     h5::InputFile prototypes_file(options.protos);
     const Prototypes prototypes = read_prototypes(prototypes_file);
 
