@@ -89,6 +89,7 @@ void TimeoutOption::add_to(CLI::App& app) {
     app.add_option("--dist-timeout", seconds,
                    "Seconds a process of a data-parallel job waits for the others before it stops, naming them")
         ->check(CLI::PositiveNumber)
+        ->type_name("S")
         ->capture_default_str();
 }
 
