@@ -7,6 +7,8 @@ write. Standard library only.
   report.py separability TRAIN.tsv TEST.tsv TRAIN-WITHIN.tsv TEST-WITHIN.tsv
   report.py stack B1=FILE B2=FILE ...        the TSVs with a backbone column
   report.py mismatch B1=FILE ...             one row per backbone (lt-compat --mismatch)
+  report.py baselines --val VAL.tsv --test TEST.tsv --ps "0 0.5 ..." --ts "0 1 ..."   baselines.tsv
+  report.py baselines-md --table4 TABLE4.tsv BASELINES.tsv     markdown, with the method's ensemble row
   report.py report --results R --dataset D --backbones "B ..." --ks "0 20 100" [--classes classes.txt|""]
   report.py summary --results R --backbones "B ..." --ks "..." [--elapsed S]
 """
@@ -244,6 +246,85 @@ def separability_markdown(path):
     return markdown_table(["prototypes from", "evaluated on", "candidates", "many", "medium", "few", "total"], rows)
 
 
+# ---- the rebalancing baselines (lt-adjust, lt-retrain) ---------------------------
+
+# classifier-balancing's README (Kang et al. 2020), ImageNet-LT, ResNeXt-50, total top-1.
+BALANCING_IMAGENET_LT = (("joint", 44.4), ("NCM", 47.3), ("cRT", 49.6), ("tau-norm", 49.4), ("LWS", 49.9))
+BASELINE_COLUMNS = ("method", "parameter", "value", "selection", "val_total") + GROUPS
+
+
+def select_on_val(val_rows, prefix, values):
+    """The value of highest total accuracy on val; ties go to the value listed first."""
+    totals = {r["name"]: number(r["total"]) for r in val_rows}
+    best = None
+    for v in values:
+        total = totals[prefix + v]
+        if best is None or total > best[1]:
+            best = (v, total)
+    return best
+
+
+def cmd_baselines(a):
+    """baselines.tsv: joint, NCM, tau-norm and logit adjustment at their values
+    chosen on val, cRT, LWS; test accuracies."""
+    val, test = read_tsv(a.val), {r["name"]: r for r in read_tsv(a.test)}
+    out = ["\t".join(BASELINE_COLUMNS)]
+
+    def row(method, name, parameter="", value="", selection="", val_total=math.nan):
+        r = test[name]
+        out.append("\t".join([method, parameter, value, selection, "" if math.isnan(val_total) else repr(val_total)]
+                             + [r[g] for g in GROUPS]))
+
+    row("joint", "joint")
+    row("NCM", "ncm")
+    for method, parameter, prefix, values in (("tau-norm", "P", "tau", a.ps.split()),
+                                              ("logit-adjust", "T", "la", a.ts.split())):
+        value, val_total = select_on_val(val, prefix, values)
+        row(method, prefix + value, parameter, value, "chosen on val", val_total)
+    row("cRT", "crt")
+    row("LWS", "lws")
+    print("\n".join(out))
+
+
+def baselines_markdown(path, table4):
+    rows = []
+    for r in read_tsv(path):
+        chosen = "%s = %s (chosen on val, val total %s)" % (r["parameter"], r["value"], fmt(number(r["val_total"]))) \
+            if r["selection"] else "–"
+        rows.append([r["method"], chosen] + [fmt(number(r[g])) for g in GROUPS])
+    if table4 and os.path.exists(table4):
+        for r in read_tsv(table4):
+            if r["name"] == "ensemble-wh":
+                rows.append(["the method: ensemble of w^h(k)", "–"] + [fmt(number(r[g])) for g in GROUPS])
+    out = markdown_table(["classifier", "value", "many", "medium", "few", "total"], rows)
+    out += ("\nReference, classifier-balancing (Kang et al. 2020) on ImageNet-LT, ResNeXt-50, total: %s.\n"
+            % ", ".join("%s %.1f" % pair for pair in BALANCING_IMAGENET_LT))
+    return out
+
+
+def cmd_baselines_md(a):
+    sys.stdout.write(baselines_markdown(a.tsv, a.table4))
+
+
+def baselines_section(R, backbones):
+    """REPORT.md's section on the baselines, per backbone (empty when none was made)."""
+    if not any(os.path.exists(os.path.join(R, b, "baselines.tsv")) for b in backbones):
+        return []
+    md = ["## Rebalancing baselines on the same features\n",
+          "The field's baselines on each backbone's frozen features, beside the method's ensemble: joint (the "
+          "trained cosine classifier), NCM (the prototypes, Eq. 3), tau-normalisation (scores x·w_j/‖w_j‖^P) and "
+          "post-hoc logit adjustment (logits − T log π_j, π the training counts), both with the value of highest "
+          "total accuracy on the balanced val features (ties to the smaller value), and cRT and LWS (lt-retrain, "
+          "class-balanced sampling, on the training features). Test accuracy (%). Files: `<backbone>/baselines.tsv`, "
+          "`<backbone>/baselines/`.\n"]
+    for b in backbones:
+        path = os.path.join(R, b, "baselines.tsv")
+        if os.path.exists(path):
+            md.append("### %s\n" % b)
+            md.append(baselines_markdown(path, os.path.join(R, b, "table4.tsv")))
+    return md
+
+
 def cmd_report(a):
     R = a.results
     backbones = a.backbones.split()
@@ -351,6 +432,8 @@ def cmd_report(a):
         md.append(image(os.path.join(R, b, "projection.png"), R, "projection " + b))
         md.append("".join("- %s\n" % c for c in projection_comments(path)))
 
+    md += baselines_section(R, backbones)
+
     md.append("## Files\n")
     md.append("Every intermediate is an lt-h5 file (`h5dump`, h5py): `<backbone>/model.h5` (backbone + cosine "
               "classifier), `features/{train,val,test}.h5`, `protos.h5`, `protos-val.h5`, `clf/*.h5` (composed "
@@ -414,6 +497,16 @@ def main():
     p = sub.add_parser("mismatch")
     p.add_argument("files", nargs="+")
     p.set_defaults(run=cmd_mismatch)
+    p = sub.add_parser("baselines")
+    p.add_argument("--val", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--ps", required=True)
+    p.add_argument("--ts", required=True)
+    p.set_defaults(run=cmd_baselines)
+    p = sub.add_parser("baselines-md")
+    p.add_argument("tsv")
+    p.add_argument("--table4", default="")
+    p.set_defaults(run=cmd_baselines_md)
     for name, run in (("report", cmd_report), ("summary", cmd_summary)):
         p = sub.add_parser(name)
         p.add_argument("--results", required=True)

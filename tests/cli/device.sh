@@ -5,7 +5,7 @@
 # --device cuda is a one-line error that says why (exit 1). With the
 # backend linked, cuda without a GPU is the same kind of error.
 : "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
-. "$LT_SRC/tests/ref/env.sh" lt-protos lt-attend lt-eval lt-ensemble lt-compat lt-project
+. "$LT_SRC/tests/ref/env.sh" lt-protos lt-attend lt-eval lt-ensemble lt-compat lt-project lt-adjust
 ENV_WORK=$WORK
 source "$(dirname "$0")/../lib/cli.sh"
 rm -rf "$ENV_WORK"
@@ -14,7 +14,7 @@ G=$WORK/gen
 expect_ok lt-protos -q "$G/train.h5" -o "$WORK/p.h5"
 
 section "the core tools link no LibTorch unless they offer --device in a build with the backend"
-for tool in lt-protos lt-ensemble lt-compat lt-project; do
+for tool in lt-protos lt-ensemble lt-adjust lt-compat lt-project; do
   ! ldd "$LT_BIN/$tool" | grep -Eq 'libtorch|libc10' || fail "$tool links LibTorch"
 done
 backend=no

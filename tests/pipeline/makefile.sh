@@ -6,7 +6,8 @@
 # headed by its command, start time and exit code; make -n shows the whole
 # pipeline of the default data set and of ImageNet-LT. Under a minute.
 set -u
-. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-wordnet lt-project
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-wordnet lt-project lt-adjust \
+  lt-retrain
 command -v gnuplot >/dev/null || { echo "SKIP: gnuplot is missing (apt-get install gnuplot-nox)"; exit 77; }
 [ -f /usr/share/wordnet/data.noun ] || { echo "SKIP: WordNet data missing (apt-get install wordnet-base)"; exit 77; }
 
@@ -49,7 +50,8 @@ done
 for b in sqrt-scratch instance-scratch; do
   for f in table4.tsv table4.md ablation.tsv ablation.md mismatch.tsv sharpness.tsv separability.tsv \
            separability.png neighbours-all.tsv neighbours.tsv neighbours.png ksweep.tsv ksweep.png \
-           projection.tsv projection.png protos.h5 protos-val.h5 clf/ensemble-wh.h5 clf/ensemble-whc.h5; do
+           projection.tsv projection.png protos.h5 protos-val.h5 clf/ensemble-wh.h5 clf/ensemble-whc.h5 \
+           baselines.tsv baselines.md baselines/crt.h5 baselines/lws.h5 baselines/tau0.25.h5 baselines/la1.5.h5; do
     [ -s "$R/$b/$f" ] || fail "missing $R/$b/$f"
   done
   for png in separability neighbours ksweep projection; do
@@ -76,6 +78,24 @@ tail -n +2 "$B/neighbours.tsv" | awk -F'\t' '$NF == "nan" {bad = 1} END {exit ba
 grep -q "^final" "$B/projection.tsv" || fail "projection.tsv has no final classifier rows"
 [ "$(grep -c "^prototype" "$B/projection.tsv")" = 3 ] || fail "projection: 3 classes expected"
 [ "$(sed -n 2p "$R/mismatch.tsv" | cut -f1)" = sqrt-scratch ] || fail "mismatch.tsv"
+# Baselines: six rows; tau-norm's P and logit adjustment's T are the val-best values.
+[ "$(tail -n +2 "$B/baselines.tsv" | cut -f1 | paste -sd' ')" = "joint NCM tau-norm logit-adjust cRT LWS" ] ||
+  fail "baselines.tsv rows: $(cut -f1 "$B/baselines.tsv" | paste -sd' ')"
+for prefix in tau la; do
+  best=$(awk -F'\t' -v p="$prefix" 'NR > 1 && index($1, p) == 1 && substr($1, length(p) + 1) ~ /^[0-9.]+$/ &&
+         (best == "" || $NF + 0 > top) { best = substr($1, length(p) + 1); top = $NF + 0 } END { print best }' "$B/baselines/val.tsv")
+  method=$([ $prefix = tau ] && echo tau-norm || echo logit-adjust)
+  chosen=$(awk -F'\t' -v m="$method" '$1 == m { print $3 "/" $4 }' "$B/baselines.tsv")
+  [ "$chosen" = "$best/chosen on val" ] || fail "$method: chose $chosen, the val-best value is $best"
+  test_row=$(awk -F'\t' -v n="$prefix$best" '$1 == n' "$B/baselines/test.tsv" | cut -f2-)
+  [ "$(awk -F'\t' -v m="$method" '$1 == m' "$B/baselines.tsv" | cut -f6-)" = "$test_row" ] ||
+    fail "$method: baselines.tsv does not give the test accuracy of the chosen value"
+done
+grep -q "joint 44.4, NCM 47.3, cRT 49.6, tau-norm 49.4, LWS 49.9" "$B/baselines.md" ||
+  fail "baselines.md lacks classifier-balancing's numbers"
+grep -q "the method: ensemble of w^h(k)" "$B/baselines.md" || fail "baselines.md lacks the method's row"
+grep -q "^## Rebalancing baselines" "$R/REPORT.md" || fail "REPORT.md lacks the baselines"
+grep -q "chosen on val" "$R/REPORT.md" || fail "REPORT.md does not say the values were chosen on val"
 grep -q "^## Attention roles" "$R/REPORT.md" || fail "REPORT.md lacks the ablation"
 grep -q "sqrt-scratch/projection.png" "$R/REPORT.md" || fail "REPORT.md lacks the 2-D view"
 # Same seed, same classes in every backbone.
@@ -137,7 +157,8 @@ grep -q "FAILED (exit 1)" "$WORK/bad.out" || fail "no failure note on the termin
 mkdir "$WORK/dry" && cd "$WORK/dry"
 "${MK[@]}" -n study >"$WORK/dry-default.out" 2>&1 || fail "make -n study (default data set)"
 for tool in "lt-data fashion-mnist" "lt-train --config fashion-mnist-lt" "lt-extract --model" lt-protos \
-            "lt-attend" lt-ensemble lt-eval "lt-compat" lt-wordnet lt-project gnuplot "report.py report"; do
+            "lt-attend" lt-ensemble lt-eval "lt-compat" lt-wordnet lt-project gnuplot "report.py report" \
+            "lt-adjust --classifier" "lt-retrain .* --method crt" "lt-retrain .* --method lws"; do
   grep -q -- "$tool" "$WORK/dry-default.out" || fail "make -n does not show $tool"
 done
 [ -e data ] || [ -e results ] && fail "make -n wrote files"

@@ -13,10 +13,12 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <set>
 #include <thread>
 
 namespace lt::cli {
@@ -282,5 +284,86 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         return fail(1, first_line(error.what()));
     }
 }
+
+}  // namespace lt::cli
+
+// ---------------------------------------------------------------- value lists and output patterns
+
+namespace lt::cli {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text, const std::string& option) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    while (true) {
+        std::size_t comma = text.find(',', start);
+        items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    std::set<std::string> seen;
+    for (const auto& item : items) {
+        if (item.empty()) throw UsageError(fmt::format("{}: empty value in '{}'", option, text));
+        if (!seen.insert(item).second) throw UsageError(fmt::format("{}: {} is given twice", option, item));
+    }
+    return items;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> parse_integer_list(const std::string& text, const std::string& option,
+                                             std::int64_t minimum) {
+    std::vector<std::int64_t> values;
+    for (const auto& item : split_list(text, option)) {
+        std::size_t used = 0;
+        long long value = minimum - 1;
+        try {
+            value = std::stoll(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.size() || value < minimum)
+            throw UsageError(fmt::format("{}: '{}' is not an integer >= {}", option, item, minimum));
+        values.push_back(value);
+    }
+    return values;
+}
+
+std::vector<double> parse_number_list(const std::string& text, const std::string& option, double minimum) {
+    std::vector<double> values;
+    for (const auto& item : split_list(text, option)) {
+        std::size_t used = 0;
+        double value = minimum - 1;
+        try {
+            value = std::stod(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.size() || !std::isfinite(value) || value < minimum)
+            throw UsageError(fmt::format("{}: '{}' is not a finite number >= {}", option, item, minimum));
+        values.push_back(value);
+    }
+    return values;
+}
+
+void require_placeholder(const std::string& pattern, const std::string& placeholder, std::size_t values,
+                         const std::string& option, const std::string& example) {
+    if (values > 1 && pattern.find(placeholder) == std::string::npos)
+        throw UsageError(fmt::format("-o must contain {} when {} has several values (got -o {})", placeholder, option,
+                                     pattern),
+                         "e.g. -o '" + example + "'");
+}
+
+std::string fill_pattern(const std::string& pattern,
+                         const std::vector<std::pair<std::string, std::string>>& values) {
+    std::string path = pattern;
+    for (const auto& [name, value] : values)
+        for (std::size_t at = path.find(name); at != std::string::npos; at = path.find(name, at + value.size()))
+            path.replace(at, name.size(), value);
+    return path;
+}
+
+std::string pattern_value(double value) { return fmt::format("{}", value); }
 
 }  // namespace lt::cli

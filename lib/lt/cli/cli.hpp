@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lt::cli {
 
@@ -117,5 +119,25 @@ void report_error(const Error& error);
 // options; run does the work with the resolved compute options. Never throws.
 int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&)>& setup,
              const std::function<void(const Compute&)>& run);
+
+}  // namespace lt::cli
+
+namespace lt::cli {
+
+// Options that take a list of values and write one output per value (lt-attend's
+// -k and --tau, lt-adjust's -p and -T): "0,5,10", no empty or repeated
+// values, each >= minimum; the output pattern names each value by a
+// placeholder ("-o 'wh{k}.h5'").
+std::vector<std::int64_t> parse_integer_list(const std::string& text, const std::string& option,
+                                             std::int64_t minimum = 0);
+std::vector<double> parse_number_list(const std::string& text, const std::string& option, double minimum = 0);
+// A usage error when a list has several values and the pattern lacks its placeholder.
+void require_placeholder(const std::string& pattern, const std::string& placeholder, std::size_t values,
+                         const std::string& option, const std::string& example);
+// The pattern with every placeholder replaced by its value ({"{k}", "20"}).
+std::string fill_pattern(const std::string& pattern,
+                         const std::vector<std::pair<std::string, std::string>>& values);
+// How a value is written into a path: the shortest text that reads back the same (0.5, 10).
+std::string pattern_value(double value);
 
 }  // namespace lt::cli

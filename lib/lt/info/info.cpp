@@ -203,7 +203,12 @@ Value classifier_value(const Classifier& classifier) {
     if (classifier.kind == "cosine") value.add("scale", classifier.scale);
     value.add("classes", classifier.weights.rows);
     value.add("dim", classifier.weights.cols);
-    if (classifier.kind == "linear") value.add("bias", true);
+    if (!classifier.bias.empty()) value.add("bias", true);
+    if (!classifier.class_scales.empty()) value.add("class_scales", true);
+    for (const auto& [name, text] : classifier.adjustment) {
+        if (name == "p" || name == "t") value.add(name, std::stod(text));
+        else value.add(name, text);
+    }
     if (!classifier.composition.empty()) {
         Value& composition = value.add("composition", Value::object());
         for (const std::string name : {"mode", "k", "tau", "terms"}) {
@@ -381,7 +386,7 @@ const std::set<std::string>& shown_attributes(const std::string& type) {
     static const std::map<std::string, std::set<std::string>> shown = {
         {"features", {"split"}},
         {"prototypes", {"normalized_input"}},
-        {"classifier", {"kind", "scale", "mode", "k", "tau", "terms"}},
+        {"classifier", {"kind", "scale", "mode", "k", "tau", "terms", "version", "adjust", "p", "t", "prior"}},
         {"ensemble", {"rule"}},
         {"model", {"arch", "epoch", "epochs"}},
         {"predictions", {}},

@@ -316,18 +316,36 @@ Classifier read_classifier_group(const h5::Group& group) {
     } else if (classifier.kind == "cosine") {
         log::verbose("{} has no scale attribute; using {}", group.where(), kDefaultScale);
     }
-    if (classifier.kind == "linear") {
+    const std::int64_t version = group.has_attr("version") ? group.attr_int("version") : 1;
+    if (version > kClassifierVersion)
+        throw SchemaError(fmt::format("{} is a classifier of version {}; this lt reads up to version {}",
+                                      group.where(), version, kClassifierVersion),
+                          "upgrade lt");
+    if (version < 1) fail(fmt::format("{} has an invalid classifier version {}", group.where(), version));
+    auto per_class = [&](const char* name) {
         h5::Shape shape;
-        classifier.bias = group.read_floats("bias", &shape);
+        std::vector<float> values = group.read_floats(name, &shape);
         if (shape.size() != 1 || shape[0] != classifier.weights.rows)
-            fail(fmt::format("{} has shape {}, expected [{}] to match /weights", group.where("bias"), shape_text(shape),
+            fail(fmt::format("{} has shape {}, expected [{}] to match /weights", group.where(name), shape_text(shape),
                              classifier.weights.rows));
-        check_finite(classifier.bias.data(), classifier.bias.size(), group.where("bias"));
-    }
+        check_finite(values.data(), values.size(), group.where(name));
+        return values;
+    };
+    // A version-1 cosine classifier has neither: a stray /bias there was never read.
+    const bool extended_cosine = classifier.kind == "cosine" && version >= 2;
+    if (classifier.kind == "linear" || (extended_cosine && group.has_dataset("bias"))) classifier.bias = per_class("bias");
+    if (extended_cosine && !classifier.bias.empty() && !(classifier.scale > 0))
+        fail(fmt::format("{}: a cosine classifier with a bias needs a scale > 0 (got {})", group.where(),
+                         classifier.scale));
+    if (extended_cosine && group.has_dataset("class_scales")) classifier.class_scales = per_class("class_scales");
     for (const char* name : {"mode", "terms"})
         if (group.has_attr(name)) classifier.composition[name] = group.attr_string(name);
     for (const char* name : {"k", "tau"})
         if (group.has_attr(name)) classifier.composition[name] = format_number(group.attr_double(name));
+    for (const char* name : {"adjust", "prior"})
+        if (group.has_attr(name)) classifier.adjustment[name] = group.attr_string(name);
+    for (const char* name : {"p", "t"})
+        if (group.has_attr(name)) classifier.adjustment[name] = format_number(group.attr_double(name));
     return classifier;
 }
 
@@ -338,13 +356,22 @@ void write_classifier_details(h5::Group& group, const Classifier& classifier) {
     group.write_ints("class_ids", classifier.class_ids);
     group.write_ints("class_counts", classifier.class_counts);
     group.set_attr("kind", classifier.kind);
-    if (classifier.kind == "linear")
-        group.write_floats("bias", classifier.bias, {static_cast<std::int64_t>(classifier.bias.size())});
-    else
-        group.set_attr("scale", classifier.scale);
+    const auto rows = static_cast<std::int64_t>(classifier.class_ids.size());
+    if (classifier.kind == "linear" || !classifier.bias.empty()) group.write_floats("bias", classifier.bias, {rows});
+    if (classifier.kind == "cosine") group.set_attr("scale", classifier.scale);
+    if (classifier.extended()) {
+        // Only extended classifiers are marked version 2, so that every
+        // other file stays readable by readers of version 1.
+        group.set_attr("version", kClassifierVersion);
+        if (!classifier.class_scales.empty()) group.write_floats("class_scales", classifier.class_scales, {rows});
+    }
     for (const auto& [name, value] : classifier.composition) {
         if (name == "k") group.set_attr(name, static_cast<std::int64_t>(std::stoll(value)));
         else if (name == "tau") group.set_attr(name, std::stod(value));
+        else group.set_attr(name, value);
+    }
+    for (const auto& [name, value] : classifier.adjustment) {
+        if (name == "p" || name == "t") group.set_attr(name, std::stod(value));
         else group.set_attr(name, value);
     }
 }

@@ -36,15 +36,27 @@ struct Prototypes {
 // weights): the cosine classifier's initial scale.
 inline constexpr double kDefaultScale = 16.0;
 
+// Version of the classifier object (attribute "version" of its group; 1 when
+// absent). Version 2 lets a cosine classifier carry per-class scales and a
+// bias (tau-normalisation, logit adjustment, LWS); readers refuse newer ones.
+inline constexpr std::int64_t kClassifierVersion = 2;
+
 struct Classifier {
     std::string kind = "cosine";        // cosine | linear
-    double scale = kDefaultScale;       // s in logit = s * cos(f, w) (cosine only)
+    double scale = kDefaultScale;       // s in logit = s * g_j * cos(f, w_j) + b_j (cosine only)
     Matrix weights;                     // [C, D]
-    std::vector<float> bias;            // [C], linear only
+    std::vector<float> bias;            // [C]: b_j; linear always, cosine optional (empty = 0)
+    std::vector<float> class_scales;    // [C]: g_j, cosine only, optional (empty = 1)
     std::vector<std::int64_t> class_ids;
     std::vector<std::int64_t> class_counts;  // TRAINING samples per class
     // Attributes of composed classifiers (mode, k, tau, terms), kept as text.
     std::map<std::string, std::string> composition;
+    // Attributes of adjusted or retrained classifiers (method, tau_norm,
+    // logit_adjust, ...), kept as text, as composition.
+    std::map<std::string, std::string> adjustment;
+
+    // A cosine classifier with per-class scales or a bias (version 2).
+    bool extended() const { return kind == "cosine" && (!bias.empty() || !class_scales.empty()); }
 };
 
 // Rows of a table (a classifier, prototypes, the columns of scores) by class

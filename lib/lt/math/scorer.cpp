@@ -108,14 +108,18 @@ const std::uint32_t* QueryBlock::packed() {
 // ---------------------------------------------------------------- TopScorer
 
 TopScorer::TopScorer(const float* weights, std::int64_t count, std::int64_t dim, bool cosine, const float* bias,
-                     const Backend& backend, Screen screen)
+                     const Backend& backend, Screen screen, const float* class_scales)
     : count_(count), dim_(dim), cosine_(cosine), backend_(backend) {
     allocate(weights_, static_cast<std::size_t>(count * dim), "the classifier's weights", "");
     std::copy(weights, weights + count * dim, weights_.begin());
     if (cosine) normalize_rows(weights_.data(), count, dim);
-    if (!cosine && bias) bias_.assign(bias, bias + count);
+    const bool scaled = cosine && class_scales;
+    if (scaled)
+        for (std::int64_t j = 0; j < count; ++j)
+            for (std::int64_t d = 0; d < dim; ++d) weights_[static_cast<std::size_t>(j * dim + d)] *= class_scales[j];
+    if (bias) bias_.assign(bias, bias + count);
     // The screen stands in for the OpenBLAS backend's product, not for another backend's.
-    screened_ = cosine && &backend == &cpu_backend() && count > 0 &&
+    screened_ = cosine && !scaled && bias_.empty() && &backend == &cpu_backend() && count > 0 &&
                 (screen == Screen::always ? bf16::supported()
                                           : screen == Screen::automatic && screen_available() && count >= 64);
     if (screened_) {

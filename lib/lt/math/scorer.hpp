@@ -73,17 +73,19 @@ enum class Screen { automatic, never, always };
 class TopScorer {
 public:
     // weights: count x dim. cosine: scores are cosines of the query rows and
-    // the weight rows (both taken at unit length; bias unused); otherwise
-    // raw query . weight row + bias (bias may be null).
+    // the weight rows (both taken at unit length), times class_scales[j] when
+    // given, plus bias[j] when given; otherwise raw query . weight row + bias
+    // (bias may be null; class_scales unused). Per-class scales or a bias
+    // turn the bfloat16 screen off (its bound is for plain cosines).
     TopScorer(const float* weights, std::int64_t count, std::int64_t dim, bool cosine, const float* bias,
-              const Backend& backend, Screen screen = Screen::automatic);
+              const Backend& backend, Screen screen = Screen::automatic, const float* class_scales = nullptr);
     ~TopScorer();
     TopScorer(const TopScorer&) = delete;
     TopScorer& operator=(const TopScorer&) = delete;
 
     std::int64_t columns() const { return count_; }
     bool screened() const { return screened_; }
-    // The weight rows as scored: at unit length for cosine scores.
+    // The weight rows as scored: at unit length (times class_scales) for cosine scores.
     const float* weights() const { return weights_.data(); }
 
     void top(QueryBlock& queries, const TopRequest& request, TopResult& out);

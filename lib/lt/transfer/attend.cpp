@@ -284,23 +284,6 @@ void check_sweep(const Sweep& sweep) {
     for (auto tau : sweep.taus) check_tau(tau);
 }
 
-std::vector<std::string> split(const std::string& text, const char* option) {
-    std::vector<std::string> items;
-    std::size_t start = 0;
-    while (true) {
-        std::size_t comma = text.find(',', start);
-        items.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    std::set<std::string> seen;
-    for (const auto& item : items) {
-        if (item.empty()) throw UsageError(fmt::format("{}: empty value in '{}'", option, text));
-        if (!seen.insert(item).second) throw UsageError(fmt::format("{}: {} is given twice", option, item));
-    }
-    return items;
-}
-
 }  // namespace
 
 Settings Sweep::at(std::size_t value) const {
@@ -330,39 +313,9 @@ std::vector<std::string> parse_terms(const std::string& text) {
     return terms;
 }
 
-std::vector<std::int64_t> parse_ks(const std::string& text) {
-    std::vector<std::int64_t> ks;
-    for (const auto& item : split(text, "-k")) {
-        std::size_t used = 0;
-        long long value = -1;
-        try {
-            value = std::stoll(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != item.size() || value < 0)
-            throw UsageError(fmt::format("-k: '{}' is not an integer >= 0", item));
-        ks.push_back(value);
-    }
-    return ks;
-}
+std::vector<std::int64_t> parse_ks(const std::string& text) { return cli::parse_integer_list(text, "-k"); }
 
-std::vector<double> parse_taus(const std::string& text) {
-    std::vector<double> taus;
-    for (const auto& item : split(text, "--tau")) {
-        std::size_t used = 0;
-        double value = -1;
-        try {
-            value = std::stod(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != item.size() || !std::isfinite(value) || value < 0)
-            throw UsageError(fmt::format("--tau: '{}' is not a finite number >= 0", item));
-        taus.push_back(value);
-    }
-    return taus;
-}
+std::vector<double> parse_taus(const std::string& text) { return cli::parse_number_list(text, "--tau"); }
 
 std::vector<Classifier> compose_sweep(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
                                       const math::Backend& backend, const RowSink& sink,
@@ -540,13 +493,7 @@ void top_attention(const Classifier& classifier, const Prototypes& prototypes, c
 }
 
 std::string output_path(const std::string& pattern, std::int64_t k, double tau) {
-    std::string path = pattern;
-    for (const auto& [name, value] :
-         {std::pair<std::string, std::string>{"{k}", std::to_string(k)}, {"{tau}", fmt::format("{}", tau)}}) {
-        for (std::size_t at = path.find(name); at != std::string::npos; at = path.find(name, at + value.size()))
-            path.replace(at, name.size(), value);
-    }
-    return path;
+    return cli::fill_pattern(pattern, {{"{k}", std::to_string(k)}, {"{tau}", cli::pattern_value(tau)}});
 }
 
 void Options::add_to(CLI::App& app) {
@@ -587,16 +534,15 @@ void run(const Options& options, const Compute& compute) {
     sweep.terms = parse_terms(options.continual ? "kt,p" : options.terms);
     sweep.block_rows = options.block_rows;
     const std::string& pattern = options.output.path;
-    if (sweep.ks.size() > 1 && pattern.find("{k}") == std::string::npos)
-        throw UsageError(fmt::format("-o must contain {{k}} when -k has several values (got -o {})", pattern),
-                         "e.g. -o 'wh{k}.h5'");
-    if (sweep.taus.size() > 1 && pattern.find("{tau}") == std::string::npos)
-        throw UsageError(fmt::format("-o must contain {{tau}} when --tau has several values (got -o {})", pattern),
-                         "e.g. -o 'wh{k}-tau{tau}.h5'");
+    cli::require_placeholder(pattern, "{k}", sweep.ks.size(), "-k", "wh{k}.h5");
+    cli::require_placeholder(pattern, "{tau}", sweep.taus.size(), "--tau", "wh{k}-tau{tau}.h5");
     check_sweep(sweep);
 
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-attend");
+    // Attention works on the rows' directions: per-class scales and a bias (lt-adjust, LWS) have no place there.
+    if (classifier.extended())
+        log::warn("{}: its per-class scales and bias are not carried into the composed rows", options.classifier);
     h5::InputFile prototypes_file(options.protos);
     const Prototypes prototypes = read_prototypes(prototypes_file);
 

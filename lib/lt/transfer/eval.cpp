@@ -40,6 +40,16 @@ std::int8_t group_of(const std::map<std::int64_t, std::int64_t>& counts, const G
     return found == counts.end() ? std::int8_t{-1} : static_cast<std::int8_t>(groups.of(found->second));
 }
 
+// The bias in the units of a member's scores: b for linear classifiers, b / s
+// for cosine ones (their scores are g cos, their logits s times that). Empty
+// when there is none.
+std::vector<float> score_bias(const Classifier& member) {
+    std::vector<float> bias = member.bias;
+    if (member.kind == "cosine")
+        for (float& b : bias) b = static_cast<float>(b / member.scale);
+    return bias;
+}
+
 // One classifier set ready to score a block of features: a single member by
 // a TopScorer, an ensemble (Eq. 8) by the mean of its members' softmax
 // probabilities, in member 0's class order.
@@ -61,11 +71,13 @@ public:
         for (auto id : first.class_ids) column_groups_.push_back(group_of(training_counts_, settings.groups, id));
         probabilities_ = settings.probabilities;
         if (set.members.size() == 1) {
-            // logit = s cos(f, w) for a cosine classifier, f w + b for a linear one
+            // logit = s (g cos + b / s) for a cosine classifier, f w + b for a linear one
             softmax_scale_ = first.kind == "cosine" ? first.scale : 1.0;
-            single_ = std::make_unique<math::TopScorer>(first.weights.values.data(), first.weights.rows, dim,
-                                                        first.kind == "cosine", first.bias.data(), backend,
-                                                        probabilities_ ? math::Screen::never : settings.screen);
+            const std::vector<float> bias = score_bias(first);
+            single_ = std::make_unique<math::TopScorer>(
+                first.weights.values.data(), first.weights.rows, dim, first.kind == "cosine",
+                bias.empty() ? nullptr : bias.data(), backend, probabilities_ ? math::Screen::never : settings.screen,
+                first.class_scales.empty() ? nullptr : first.class_scales.data());
             return;
         }
         for (const Classifier& member : set.members) {
@@ -75,12 +87,18 @@ public:
             prepared.cosine = member.kind == "cosine";
             prepared.scale = member.scale;
             math::allocate(prepared.weights, member.weights.values.size(), "an ensemble member's weights", "");
+            const std::vector<float> bias = score_bias(member);
             for (std::size_t c = 0; c < order.size(); ++c) {
                 const float* row = member.weights.row(order[c]);
                 std::copy(row, row + dim, prepared.weights.begin() + static_cast<std::ptrdiff_t>(c) * dim);
-                if (!prepared.cosine) prepared.bias.push_back(member.bias[static_cast<std::size_t>(order[c])]);
+                if (!bias.empty()) prepared.bias.push_back(bias[static_cast<std::size_t>(order[c])]);
             }
             if (prepared.cosine) math::normalize_rows(prepared.weights.data(), static_cast<std::int64_t>(order.size()), dim);
+            if (prepared.cosine && !member.class_scales.empty())
+                for (std::size_t c = 0; c < order.size(); ++c)
+                    for (std::int64_t d = 0; d < dim; ++d)
+                        prepared.weights[c * static_cast<std::size_t>(dim) + static_cast<std::size_t>(d)] *=
+                            member.class_scales[static_cast<std::size_t>(order[c])];
             prepared.operand = backend.keep(prepared.weights.data(), static_cast<std::int64_t>(order.size()), dim);
             members_.push_back(std::move(prepared));
         }
@@ -115,8 +133,8 @@ public:
             math::parallel_for(rows, 16, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t r = begin; r < end; ++r) {
                     float* row = logits_.data() + r * classes;
-                    if (!member.cosine) math::add(member.bias.data(), classes, row);
-                    // softmax(scale * cos) for cosine members, softmax(x.w + b) for linear ones
+                    if (!member.bias.empty()) math::add(member.bias.data(), classes, row);
+                    // softmax(scale * (g cos + b / scale)) for cosine members, softmax(x.w + b) for linear ones
                     math::softmax(row, classes, member.cosine ? member.scale : 1.0, row);
                     math::add(row, classes, mean_.data() + r * classes);
                 }

@@ -43,6 +43,63 @@ TEST_CASE("a classifier round-trips with its attributes") {
     CHECK(set.members[0].composition.at("terms") == "kt,p");
 }
 
+TEST_CASE("a cosine classifier with class scales and a bias is version 2, plain ones stay version 1") {
+    lt::test::TempFolder dir;
+    lt::Classifier c;
+    c.weights = lt::Matrix(2, 2);
+    c.weights.values = {1, 0, 0, 1};
+    c.class_ids = {4, 9};
+    c.class_counts = {30, 2};
+    auto write = [&](const std::string& name, const lt::Classifier& classifier) {
+        lt::h5::OutputFile out(dir.file(name), "classifier");
+        lt::write_classifier_group(out, classifier);
+        out.commit();
+    };
+    write("plain.h5", c);
+    lt::Classifier extended = c;
+    extended.class_scales = {0.5f, 2.0f};
+    extended.bias = {-1.0f, 3.0f};
+    extended.adjustment = {{"adjust", "logit-adjust"}, {"t", "1"}};
+    write("extended.h5", extended);
+
+    lt::h5::InputFile plain(dir.file("plain.h5"));
+    CHECK_FALSE(plain.has_attr("version"));
+    CHECK_FALSE(plain.has_dataset("bias"));
+    lt::h5::InputFile in(dir.file("extended.h5"));
+    CHECK(in.attr_int("version") == 2);
+    const lt::Classifier back = lt::read_single_classifier(in, "a test");
+    CHECK(back.class_scales == extended.class_scales);
+    CHECK(back.bias == extended.bias);
+    CHECK(back.adjustment.at("adjust") == "logit-adjust");
+    CHECK(back.extended());
+}
+
+TEST_CASE("a version-1 cosine classifier's stray bias is ignored, a newer classifier version refused") {
+    lt::test::TempFolder dir;
+    lt::Classifier c;
+    c.weights = lt::Matrix(1, 2);
+    c.weights.values = {1, 1};
+    c.class_ids = {0};
+    c.class_counts = {5};
+    {
+        lt::h5::OutputFile out(dir.file("stray.h5"), "classifier");
+        lt::write_classifier_group(out, c);
+        out.write_floats("bias", {7.0f}, {1});
+        out.commit();
+    }
+    lt::h5::InputFile stray(dir.file("stray.h5"));
+    CHECK(lt::read_single_classifier(stray, "a test").bias.empty());
+    {
+        lt::h5::OutputFile out(dir.file("v3.h5"), "classifier");
+        lt::write_classifier_group(out, c);
+        out.set_attr("version", std::int64_t{3});
+        out.commit();
+    }
+    lt::h5::InputFile newer(dir.file("v3.h5"));
+    CHECK_THROWS_WITH_AS(lt::read_single_classifier(newer, "a test"),
+                         doctest::Contains("classifier of version 3; this lt reads up to version 2"), lt::SchemaError);
+}
+
 TEST_CASE("an output that is not committed leaves nothing behind") {
     lt::test::TempFolder dir;
     {

@@ -165,3 +165,23 @@ TEST_CASE("math: bfloat16 products stay within the stated bound") {
     CHECK(worst > 0);  // bfloat16 did round
     CHECK(worst <= bound);
 }
+
+TEST_CASE("math: TopScorer with a cosine classifier applies class scales and a bias, unscreened") {
+    // x = (3, 4), unit (0.6, 0.8); rows (1, 0), (0, 2), (-1, 0) at unit length:
+    // cosines 0.6, 0.8, -0.6; times g = (2, 1, 1) plus b = (0, 0, 2):
+    // scores 1.2, 0.8, 1.4: columns 2, 0, 1.
+    const std::vector<float> weights = {1, 0, 0, 2, -1, 0}, scales = {2, 1, 1}, bias = {0, 0, 2}, query = {3, 4};
+    lt::math::TopScorer scorer(weights.data(), 3, 2, true, bias.data(), lt::math::cpu_backend(),
+                               lt::math::Screen::always, scales.data());
+    CHECK(!scorer.screened());
+    lt::math::QueryBlock block;
+    block.assign(query.data(), 1, 2);
+    lt::math::TopRequest request;
+    request.k = 3;
+    lt::math::TopResult result;
+    scorer.top(block, request, result);
+    CHECK(result.columns == std::vector<std::int64_t>{2, 0, 1});
+    CHECK(result.values[0] == doctest::Approx(1.4));
+    CHECK(result.values[1] == doctest::Approx(1.2));
+    CHECK(result.values[2] == doctest::Approx(0.8));
+}
