@@ -25,14 +25,14 @@ expect_fail 2 "more than the" -- lt-data fashion-mnist -o "$WORK/fm-big" --unlab
 # 28-px images, a CIFAR ResNet-20, 2 threads (the results are reproducible
 # for a fixed thread count).
 NET=(--arch resnet20 --preset small --image-size 28 --threads 2 --workers 2 --seed 0)
-SIMCLR=(--loss simclr --batch-size 128 --momentum 0.9 --temperature 0.5)
+SIMCLR=(--loss simclr --batch-size 64 --momentum 0.9 --temperature 0.5)
 RATES=(--lr 0.3 --weight-decay 1e-4)
 
-section "SimCLR: 3 epochs on 1000 unlabelled images; the loss falls"
+section "SimCLR: 4 epochs on 1000 unlabelled images; the loss falls"
 expect_logged lt-train --train-list "$D/unlabelled.txt" --root "$D" -o "$WORK/simclr.h5" "${NET[@]}" "${SIMCLR[@]}" \
-    "${RATES[@]}" --epochs 3 --log "$WORK/simclr.jsonl"
+    "${RATES[@]}" --epochs 4 --log "$WORK/simclr.jsonl"
 expect_grep "labels ignored \(--loss simclr: two views each, temperature 0.5\)" "$LT_STDERR"
-expect_lines "$WORK/simclr.jsonl" 3
+expect_lines "$WORK/simclr.jsonl" 4
 /usr/bin/python3 - "$WORK/simclr.h5" "$WORK/simclr.jsonl" <<'PY' || fail "SimCLR model file or log"
 import json, math, sys, h5py
 f = h5py.File(sys.argv[1], "r")
@@ -44,17 +44,16 @@ assert sorted(p) == ["0.bias", "0.weight", "2.bias", "2.weight"], sorted(p)
 assert p["0.weight"].shape == (64, 64) and p["2.weight"].shape == (128, 64)
 assert set(f["train_state/momentum"]) >= {"projection.0.weight", "backbone.conv1.weight"}
 losses = [json.loads(l)["loss"] for l in open(sys.argv[2])]
-# NT-Xent over 2 x 128 views starts near log(255) = 5.54 and must fall.
-assert 4 < losses[0] < 6, losses
+# NT-Xent over 2 x 64 views starts near log(127) = 4.84 and must fall.
+assert 3.5 < losses[0] < 6, losses
 assert losses[-1] < losses[0] - 0.2, losses
 print("contrastive loss per epoch:", " ".join("%.3f" % l for l in losses))
 PY
 
 section "its features beat the random initialisation's by nearest-class-mean accuracy"
 # The random initialisation: the same seed's weights, left unchanged (lr 0,
-# no weight decay), BatchNorm statistics from 2 batches of the same images.
-head -n 256 "$D/unlabelled.txt" >"$WORK/some.txt"
-expect_ok lt-train -q --train-list "$WORK/some.txt" --root "$D" -o "$WORK/random.h5" "${NET[@]}" "${SIMCLR[@]}" \
+# no weight decay), BatchNorm statistics from an epoch of the same images.
+expect_ok lt-train -q --train-list "$D/unlabelled.txt" --root "$D" -o "$WORK/random.h5" "${NET[@]}" "${SIMCLR[@]}" \
     --epochs 1 --lr 0 --weight-decay 0
 head -n 2000 "$D/test.txt" >"$WORK/test.txt"
 ncm() {

@@ -192,7 +192,7 @@ mkdir "$WORK/dry" && cd "$WORK/dry"
 for tool in "lt-data fashion-mnist" "--unlabelled 4000" "lt-train --config fashion-mnist-lt" "lt-extract --model" lt-protos \
             "lt-attend" lt-ensemble lt-eval "lt-compat" lt-wordnet lt-project gnuplot "report.py report" \
             "lt-train .*--loss simclr --train-list data/fashion-mnist-lt/unlabelled.txt" \
-            "lt-train .*--sampler sqrt --loss balanced-softmax" "report.py select --param k" "report.py aggregate" \
+            "lt-train .*--sampler sqrt --loss balanced-softmax" "--sampler instance --loss ce --epochs 10 " "report.py select --param k" "report.py aggregate" \
             "--init results/fashion-mnist-lt/simclr/seed2/model.h5 .*--seed 2" \
             "sqrt-scratch-balanced/seed2/checkpoint.h5" "instance-simclr/seed1/checkpoint.h5"; do
   grep -q -- "$tool" "$WORK/dry-default.out" || fail "make -n does not show $tool"
