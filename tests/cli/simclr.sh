@@ -50,6 +50,10 @@ assert losses[-1] < losses[0] - 0.2, losses
 print("contrastive loss per epoch:", " ".join("%.3f" % l for l in losses))
 PY
 
+expect_ok lt-info --json "$WORK/simclr.h5"
+/usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["type"] == "model" and d["projection"]["tensors"] == 4 and "classifier" not in d, d' \
+    "$LT_STDOUT" || fail "lt-info of a SimCLR model: $(cat "$LT_STDOUT")"
+
 section "its features beat the random initialisation's by nearest-class-mean accuracy"
 # The random initialisation: the same seed's weights, left unchanged (lr 0,
 # no weight decay), BatchNorm statistics from an epoch of the same images.
