@@ -2,7 +2,8 @@
 # (lt-data fashion-mnist --unlabelled), the contrastive loss falls, the
 # backbone's features beat those of its random initialisation by
 # nearest-class-mean accuracy (lt-protos + lt-eval), the model file serves
-# lt-extract --model and lt-train --init, --micro-batches, resume equality,
+# lt-extract --model, lt-train --init and lt-info, same-seed equality,
+# --resume, --micro-batches,
 # and the usage errors.
 source "$(dirname "$0")/../lib/cli.sh"
 FM=/usr/share/datasets/fashion-mnist
@@ -25,7 +26,7 @@ expect_fail 2 "more than the" -- lt-data fashion-mnist -o "$WORK/fm-big" --unlab
 # 28-px images, a CIFAR ResNet-20, 2 threads (the results are reproducible
 # for a fixed thread count).
 NET=(--arch resnet20 --preset small --image-size 28 --threads 2 --workers 2 --seed 0)
-SIMCLR=(--loss simclr --batch-size 64 --momentum 0.9 --temperature 0.5)
+SIMCLR=(--loss simclr --batch-size 64 --momentum 0.9)  # --temperature: the default, 0.5
 RATES=(--lr 0.3 --weight-decay 1e-4)
 
 section "SimCLR: 4 epochs on 1000 unlabelled images; the loss falls"
@@ -78,15 +79,18 @@ expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/supervi
 expect_grep "^lt-train: --init .*simclr.h5: " "$LT_STDERR"
 grep -q "warning" "$LT_STDERR" && fail "--init from a SimCLR model: $(grep warning "$LT_STDERR")"
 
-section "resume: 1 + 1 epochs = 2 epochs; --micro-batches runs"
+section "the same seed gives the same model; --resume continues; --micro-batches runs"
 head -n 128 "$D/unlabelled.txt" >"$WORK/few.txt"
-SMALL=(--train-list "$WORK/few.txt" --root "$D" "${NET[@]}" "${SIMCLR[@]}" "${RATES[@]}" --batch-size 64 -q)
+SMALL=(--train-list "$WORK/few.txt" --root "$D" "${NET[@]}" "${SIMCLR[@]}" "${RATES[@]}" -q)
 export LT_PROVENANCE=fixed
 expect_ok lt-train "${SMALL[@]}" --epochs 2 -o "$WORK/straight.h5"
+expect_ok lt-train "${SMALL[@]}" --epochs 2 -o "$WORK/again.h5"
+/usr/bin/python3 "$LT_SRC/tests/lib/same_h5.py" "$WORK/straight.h5" "$WORK/again.h5" ||
+    fail "two SimCLR runs of the same seed differ"
 expect_ok lt-train "${SMALL[@]}" --epochs 1 -o "$WORK/resumed.h5"
 expect_ok lt-train "${SMALL[@]}" --epochs 2 -o "$WORK/resumed.h5" --resume
-/usr/bin/python3 "$LT_SRC/tests/lib/same_h5.py" "$WORK/straight.h5" "$WORK/resumed.h5" ||
-    fail "a resumed SimCLR run differs from an uninterrupted one"
+/usr/bin/python3 -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); assert f.attrs["epoch"] == 2 and f["train_state"].attrs["step"] == 4' \
+    "$WORK/resumed.h5" || fail "--resume did not continue the SimCLR run to epoch 2"
 expect_ok lt-train "${SMALL[@]}" --epochs 1 --micro-batches 2 -o "$WORK/micro.h5"
 expect_fail 2 "cannot resume .*temperature" -- lt-train "${SMALL[@]}" --epochs 3 -o "$WORK/resumed.h5" --resume \
     --temperature 0.2
