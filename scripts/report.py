@@ -6,11 +6,24 @@ write. Standard library only.
   report.py ablation --dataset D ABLATION.tsv                          markdown, paper columns
   report.py separability TRAIN.tsv TEST.tsv TRAIN-WITHIN.tsv TEST-WITHIN.tsv
   report.py stack B1=FILE B2=FILE ...        the TSVs with a backbone column
-  report.py mismatch B1=FILE ...             one row per backbone (lt-compat --mismatch)
+  report.py aggregate SEED0.tsv SEED1.tsv ... per-seed TSVs of one layout -> mean, <column>_sd, seeds
+  report.py select --param k VAL.tsv TEST.tsv  the value chosen on val (and the test-set oracle)
+  report.py mismatch B1=FILE ...             one row per backbone (lt-compat --mismatch; a backbone
+                                             given once per seed: mean, sd and the seeds' counts)
   report.py baselines --val VAL.tsv --test TEST.tsv --ps "0 0.5 ..." --ts "0 1 ..."   baselines.tsv
   report.py baselines-md --table4 TABLE4.tsv BASELINES.tsv     markdown, with the method's ensemble row
-  report.py report --results R --dataset D --backbones "B ..." --ks "0 20 100" [--classes classes.txt|""]
-  report.py summary --results R --backbones "B ..." --ks "..." [--elapsed S]
+  report.py report --results R --dataset D --backbones "B ..." --seeds "0 1 2" --ks "0 20 100" [--classes F|""]
+  report.py summary --results R --backbones "B ..." --seeds "..." --ks "..." [--elapsed S]
+
+Seeds: R/<backbone>/seed<S>/ holds one seed's files, R/<backbone>/<file>.tsv
+their aggregate (report.py aggregate): every numeric column is the mean over
+the seeds, followed by a <column>_sd column (sample standard deviation; empty
+for one seed) per numeric column and a seeds column. Key columns (the first
+column, and every column that is not numeric) identify a row across seeds.
+
+Selection on val (report.py select): the value with the highest val total
+accuracy, ties going to the smallest value; its test accuracy is the result.
+The value with the highest test total is shown only as the "oracle" row.
 """
 
 import argparse
@@ -47,6 +60,13 @@ def fmt(value, digits=1):
     return "–" if value is None or math.isnan(value) else "%.*f" % (digits, value)
 
 
+def cell(row, column, digits=1):
+    """A column's value of an aggregated row, with "± sd" when the row has one."""
+    text = fmt(number(row.get(column)), digits)
+    sd = number(row.get(column + "_sd"))
+    return text if math.isnan(sd) or text == "–" else "%s ± %s" % (text, fmt(sd, digits))
+
+
 def paper_numbers():
     rows = {}
     for r in read_tsv(PAPER):
@@ -73,8 +93,10 @@ def table4_labels(ks):
 
 def paper_columns(dataset, backbone):
     """[(header, table, setting)] of the paper's numbers shown beside a backbone."""
-    sampler, _, init = backbone.rpartition("-")
     columns = []
+    if backbone.endswith("-balanced"):
+        return [("paper ImageNet-LT, RX50 balanced softmax", "supp-table2", "imagenet-lt balanced-softmax")]
+    sampler, _, init = backbone.rpartition("-")
     if sampler in ("sqrt", "instance"):
         name = "square root" if sampler == "sqrt" else "uniform"
         table = "main-table1" if sampler == "sqrt" else "supp-table2"
@@ -95,8 +117,8 @@ def paper_cell(paper, column, row):
 
 # ---- subcommands -----------------------------------------------------------------
 
-def is_number_cell(cell):
-    return cell == "–" or cell == "" or not math.isnan(number(cell.split(" / ")[0]))
+def is_number_cell(text):
+    return text == "–" or text == "" or not math.isnan(number(text.split(" / ")[0].split(" ± ")[0]))
 
 
 def markdown_table(header, rows):
@@ -107,13 +129,27 @@ def markdown_table(header, rows):
     return "\n".join(out) + "\n"
 
 
-def table4_markdown(path, ks, dataset, backbone, paper):
+def selection_label(row, param="k", chosen_values=None):
+    values = " (per seed: %s)" % ", ".join(chosen_values) if chosen_values and len(chosen_values) > 1 else ""
+    value = fmt(number(row[param]), 0 if chosen_values is None or len(chosen_values) < 2 else 1)
+    if row["row"] == "chosen":
+        return "w^h(%s=%s), chosen on val%s" % (param, value, values)
+    return "oracle: w^h(%s=%s), best on test (not a result)%s" % (param, value, values)
+
+
+def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=None):
+    """Table 4 of one backbone; selection: its selection.tsv (the k chosen on
+    val, then the oracle row), chosen: {row: [the seeds' values]}."""
     labels = table4_labels(ks)
     columns = paper_columns(dataset, backbone)
     rows = []
     for r in read_tsv(path):
-        rows.append([labels.get(r["name"], r["name"])] + [fmt(number(r[g])) for g in GROUPS]
+        rows.append([labels.get(r["name"], r["name"])] + [cell(r, g) for g in GROUPS]
                     + [paper_cell(paper, c, r["name"]) for c in columns])
+    if selection and os.path.exists(selection):
+        for r in read_tsv(selection):
+            rows.append([selection_label(r, "k", (chosen or {}).get(r["row"]))] + [cell(r, g) for g in GROUPS]
+                        + ["–" for c in columns])
     header = ["Classifier", "many", "medium", "few", "total"] + [c[0] + " (m/m/f/t)" for c in columns]
     return markdown_table(header, rows)
 
@@ -121,14 +157,14 @@ def table4_markdown(path, ks, dataset, backbone, paper):
 def ablation_markdown(path, paper):
     rows = []
     for r in read_tsv(path):
-        rows.append([r["name"].replace("2", "→")] + [fmt(number(r[g])) for g in GROUPS]
+        rows.append([r["name"].replace("2", "→")] + [cell(r, g) for g in GROUPS]
                     + [paper_cell(paper, ("", "supp-table1", "imagenet-lt sqrt-scratch"), r["name"])])
     return markdown_table(["attention", "many", "medium", "few", "total",
                            "paper ImageNet-LT (m/m/f/t)"], rows)
 
 
 def cmd_table4(a):
-    sys.stdout.write(table4_markdown(a.tsv, a.ks, a.dataset, a.backbone, paper_numbers()))
+    sys.stdout.write(table4_markdown(a.tsv, a.ks, a.dataset, a.backbone, paper_numbers(), a.selection))
 
 
 def cmd_ablation(a):
@@ -164,6 +200,74 @@ def cmd_stack(a):
             print(label + "\t" + line)
 
 
+def key_columns(header, tables):
+    """The first column, and the columns that are not numbers in some row."""
+    keys = [header[0]]
+    for column in header[1:]:
+        if any(r[column] not in ("", "nan", "-") and math.isnan(number(r[column])) for t in tables for r in t):
+            keys.append(column)
+    return keys
+
+
+def mean_sd(values):
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, math.nan
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def aggregate(paths):
+    """Header and rows (lists of text) of the mean over the seeds' files."""
+    tables = [read_tsv(p) for p in paths]
+    with open(paths[0]) as f:
+        header = next(l for l in f if l.strip() and not l.startswith("#")).rstrip("\n").split("\t")
+    keys = key_columns(header, tables)
+    values = [c for c in header if c not in keys]
+    by_key = [{tuple(r[k] for k in keys): r for r in t} for t in tables]
+    for path, t in zip(paths, by_key):
+        if set(t) != set(by_key[0]):
+            raise SystemExit("report.py aggregate: %s has other rows than %s" % (path, paths[0]))
+    rows = []
+    for r in tables[0]:
+        key = tuple(r[k] for k in keys)
+        stats = [mean_sd([number(t[key][c]) for t in by_key]) for c in values]
+        rows.append([r[c] if c in keys else "%.10g" % stats[values.index(c)][0] for c in header]
+                    + ["" if math.isnan(sd) else "%.10g" % sd for _, sd in stats] + [str(len(paths))])
+    return header + [c + "_sd" for c in values] + ["seeds"], rows
+
+
+def cmd_aggregate(a):
+    header, rows = aggregate(a.files)
+    print("\t".join(header))
+    for r in rows:
+        print("\t".join(r))
+
+
+def select(val_rows, test_rows, param):
+    """(chosen, oracle) rows: the value best on val (ties: the smallest), the value best on test."""
+    val = {r["name"]: number(r["total"]) for r in val_rows}
+    test = {r["name"]: r for r in test_rows}
+    names = [r["name"] for r in test_rows if r["name"] in val]
+    if not names:
+        raise SystemExit("report.py select: the val and test files share no %s" % param)
+
+    def best(score):
+        return min(names, key=lambda n: (-round(score(n), 9), number(n)))
+    chosen = best(lambda n: val[n])
+    oracle = best(lambda n: number(test[n]["total"]))
+    return [("chosen", chosen), ("oracle", oracle)], val, test
+
+
+def cmd_select(a):
+    picks, val, test = select(read_tsv(a.val), read_tsv(a.test), a.param)
+    print("\t".join(["row", a.param, "val_total"] + list(GROUPS)))
+    for row, name in picks:
+        print("\t".join([row, name, "%.10g" % val[name]] + [test[name][g] for g in GROUPS]))
+
+
 def read_mismatch(path):
     with open(path) as f:
         lines = [l.rstrip("\n").split("\t") for l in f if l.strip()]
@@ -179,10 +283,21 @@ def read_mismatch(path):
 
 
 def cmd_mismatch(a):
-    print("backbone\tmismatches\tcompared\tpairs")
+    """One row per backbone: over its seeds' files, the mean count, its sd,
+    the seeds' counts, and each mismatched pair with the seeds showing it."""
+    print("backbone\tmismatches\tmismatches_sd\tper_seed\tcompared\tpairs")
+    by_backbone = {}
     for label, path in labelled(a.files):
-        count, compared, pairs = read_mismatch(path)
-        print("%s\t%d\t%d\t%s" % (label, count, compared, ", ".join(pairs)))
+        by_backbone.setdefault(label, []).append(read_mismatch(path))
+    for label, seeds in by_backbone.items():
+        mean, sd = mean_sd([float(count) for count, _, _ in seeds])
+        seen = {}
+        for _, _, pairs in seeds:
+            for pair in pairs:
+                seen[pair] = seen.get(pair, 0) + 1
+        pairs = ", ".join(p if len(seeds) == 1 else "%s (%d/%d)" % (p, n, len(seeds)) for p, n in seen.items())
+        print("%s\t%.10g\t%s\t%s\t%d\t%s" % (label, mean, "" if math.isnan(sd) else "%.10g" % sd,
+                                             ",".join(str(c) for c, _, _ in seeds), seeds[0][1], pairs))
 
 
 # ---- REPORT.md -------------------------------------------------------------------
@@ -234,7 +349,7 @@ def mean_lch_by_rank(path):
 
 
 def ksweep_markdown(path):
-    rows = [[r["name"]] + [fmt(number(r[g])) for g in GROUPS] for r in read_tsv(path)]
+    rows = [[r["name"]] + [cell(r, g) for g in GROUPS] for r in read_tsv(path)]
     return markdown_table(["k", "many", "medium", "few", "total"], rows)
 
 
@@ -242,7 +357,7 @@ def separability_markdown(path):
     rows = []
     for r in read_tsv(path):
         rows.append([r["prototypes"], r["evaluated_on"], "own group" if r["candidates"] == "group" else "all classes"]
-                    + [fmt(number(r[g])) for g in GROUPS])
+                    + [cell(r, g) for g in GROUPS])
     return markdown_table(["prototypes from", "evaluated on", "candidates", "many", "medium", "few", "total"], rows)
 
 
@@ -289,13 +404,14 @@ def cmd_baselines(a):
 def baselines_markdown(path, table4):
     rows = []
     for r in read_tsv(path):
-        chosen = "%s = %s (chosen on val, val total %s)" % (r["parameter"], r["value"], fmt(number(r["val_total"]))) \
+        # over several seeds: the mean of the values chosen on each seed's val features
+        chosen = "%s = %s (chosen on val, val total %s)" % (r["parameter"], cell(r, "value", 2), cell(r, "val_total")) \
             if r["selection"] else "–"
-        rows.append([r["method"], chosen] + [fmt(number(r[g])) for g in GROUPS])
+        rows.append([r["method"], chosen] + [cell(r, g) for g in GROUPS])
     if table4 and os.path.exists(table4):
         for r in read_tsv(table4):
             if r["name"] == "ensemble-wh":
-                rows.append(["the method: ensemble of w^h(k)", "–"] + [fmt(number(r[g])) for g in GROUPS])
+                rows.append(["the method: ensemble of w^h(k)", "–"] + [cell(r, g) for g in GROUPS])
     out = markdown_table(["classifier", "value", "many", "medium", "few", "total"], rows)
     out += ("\nReference, classifier-balancing (Kang et al. 2020) on ImageNet-LT, ResNeXt-50, total: %s.\n"
             % ", ".join("%s %.1f" % pair for pair in BALANCING_IMAGENET_LT))
@@ -325,9 +441,65 @@ def baselines_section(R, backbones):
     return md
 
 
+def seed_files(R, backbone, seeds, name):
+    return [os.path.join(R, backbone, "seed" + s, name) for s in seeds]
+
+
+def chosen_values(R, backbone, seeds, param="k"):
+    """{"chosen": [value per seed], "oracle": [...]} from the seeds' selection.tsv."""
+    values = {}
+    for path in seed_files(R, backbone, seeds, "selection.tsv"):
+        if os.path.exists(path):
+            for r in read_tsv(path):
+                values.setdefault(r["row"], []).append(r[param])
+    return values
+
+
+def beyond_spread(a, b):
+    """Whether two aggregated rows' totals differ by more than the sum of their sds."""
+    ma, mb = number(a["total"]), number(b["total"])
+    sa, sb = number(a.get("total_sd")), number(b.get("total_sd"))
+    if math.isnan(sa) or math.isnan(sb):
+        return None
+    return abs(ma - mb) > sa + sb
+
+
+def spread_lines(R, backbones, ks):
+    """Which totals differ by more than the seeds' spread: each Table 4 row
+    against its backbone's cosine classifier, and each backbone's ensemble
+    against the first backbone's."""
+    labels = table4_labels(ks)
+    out = []
+    tables = {b: {r["name"]: r for r in read_tsv(os.path.join(R, b, "table4.tsv"))} for b in backbones}
+    for b in backbones:
+        rows = tables[b]
+        if "cosine" not in rows:
+            continue
+        verdicts = []
+        for name, r in rows.items():
+            if name == "cosine":
+                continue
+            beyond = beyond_spread(r, rows["cosine"])
+            if beyond is None:
+                return ["One seed: no spread to compare differences with (give SEEDS=\"0 1 2\")."]
+            delta = number(r["total"]) - number(rows["cosine"]["total"])
+            verdicts.append("%s %+.1f%s" % (labels.get(name, name), delta, "" if beyond else " (within the spread)"))
+        out.append("- %s, total against the cosine classifier: %s" % (b, "; ".join(verdicts)))
+    first = backbones[0]
+    for b in backbones[1:]:
+        x, y = tables[b].get("ensemble-wh"), tables[first].get("ensemble-wh")
+        if x and y:
+            beyond = beyond_spread(x, y)
+            out.append("- ensemble(w^h), %s against %s: %+.1f%s" % (b, first, number(x["total"]) - number(y["total"]),
+                                                                  "" if beyond else " (within the spread)"))
+    return out
+
+
 def cmd_report(a):
     R = a.results
     backbones = a.backbones.split()
+    seeds = a.seeds.split()
+    first = "seed" + seeds[0]
     paper = paper_numbers()
     config = open(os.path.join(R, "config.txt")).read() if os.path.exists(os.path.join(R, "config.txt")) else ""
     md = []
@@ -338,6 +510,15 @@ def cmd_report(a):
               "Places-LT, ResNet-101) are shown beside ours for reference: they are other data sets and "
               "backbones, so compare the patterns (which row wins where), not the values.\n"
               % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ", ".join(backbones)))
+    md.append("Seeds: %s. Each backbone is trained once per seed; every number below is the mean ± sample "
+              "standard deviation over the seeds (no ± with one seed). Per-seed files: `<backbone>/seed<S>/`; "
+              "the aggregates `<backbone>/<table>.tsv` carry the means, a `<column>_sd` column per number and "
+              "the seed count. Figures of one seed (neighbours, 2-D view) show seed %s.\n"
+              % (", ".join(seeds), seeds[0]))
+    md.append("## Differences beyond the seed spread\n")
+    md.append("A difference of two totals exceeds the spread when it is larger than the sum of their standard "
+              "deviations over the seeds.\n")
+    md.append("\n".join(spread_lines(R, backbones, a.ks)) + "\n")
     if a.classes is not None and not a.classes:
         md.append("Note: the data set has no classes.txt, so classes are named by their ids and the attention "
                   "neighbours have no WordNet similarity (LCH).\n")
@@ -350,8 +531,25 @@ def cmd_report(a):
               "probabilities (Eq. 8). Files: `<backbone>/table4.tsv`, `table4.tsv` (all backbones).\n")
     for b in backbones:
         md.append("### %s\n" % b)
-        md.append(table4_markdown(os.path.join(R, b, "table4.tsv"), a.ks, a.dataset, b, paper))
+        md.append(table4_markdown(os.path.join(R, b, "table4.tsv"), a.ks, a.dataset, b, paper,
+                                  os.path.join(R, b, "selection.tsv"), chosen_values(R, b, seeds)))
 
+    md.append("## Selection on val\n")
+    md.append("k of w^h(k) is chosen on the validation features (balanced, from training images the "
+              "training list does not use) by total accuracy: the highest val total, ties going to the "
+              "smallest k. The chosen k's test accuracy is the result; the k best on the test set is shown "
+              "only as the \"oracle\" row, which no method could choose. Table 4's w^h(20) and w^h(100) are the "
+              "paper's fixed values. Files: `<backbone>/seed<S>/selection.tsv` (k, val total, test accuracy), "
+              "`<backbone>/seed<S>/ksweep-val.tsv`.\n")
+    rows = []
+    for b in backbones:
+        for s, path in zip(seeds, seed_files(R, b, seeds, "selection.tsv")):
+            picks = {r["row"]: r for r in read_tsv(path)}
+            c, o = picks["chosen"], picks["oracle"]
+            rows.append([b, s, c["k"] + " (chosen on val)", fmt(number(c["val_total"])), fmt(number(c["total"])),
+                         o["k"], fmt(number(o["total"]))])
+    md.append(markdown_table(["backbone", "seed", "k", "val total", "test total", "oracle k", "oracle test total"],
+                             rows))
     md.append("## Attention roles (supplementary Table 1)\n")
     md.append("The ensemble of w^h(k), k ∈ {%s}, with the attention's query and key/value roles swapped: p→w "
               "(prototype queries the classifier rows, the method), w→p, w→w, p→p. Files: "
@@ -366,10 +564,11 @@ def cmd_report(a):
     rows = []
     for r in read_tsv(os.path.join(R, "mismatch.tsv")):
         b = r["backbone"]
-        ref = [paper.get(("supp-table3", "places-lt " + b, "mismatch"))]
-        rows.append([b, r["mismatches"], r["compared"], r["pairs"] or "–",
+        ref = [paper.get(("supp-table3", "places-lt " + b.replace("-simclr", "-unsupervised")
+                          .replace("-scratch", "-supervised"), "mismatch"))]
+        rows.append([b, cell(r, "mismatches"), r["per_seed"], r["compared"], r["pairs"] or "–",
                      fmt(ref[0][3], 0) + " of 365" if ref[0] else "–"])
-    md.append(markdown_table(["backbone", "mismatches", "classes", "pairs (class→closest)",
+    md.append(markdown_table(["backbone", "mismatches", "per seed", "classes", "pairs (class→closest, seeds)",
                               "paper Places-LT R101"], rows))
     md.append("Paper, Places-LT ResNet-101: uniform/supervised 39, uniform/unsupervised 17, "
               "square root/supervised 0, square root/unsupervised 0 (of 365 classes).\n")
@@ -381,9 +580,9 @@ def cmd_report(a):
     md.append(image(os.path.join(R, "sharpness.png"), R, "sharpness"))
     rows = []
     for b in backbones:
-        curve = [number(r["mean_cosine"]) for r in read_tsv(os.path.join(R, b, "sharpness.tsv"))]
-        picks = [curve[i] if i < len(curve) else math.nan for i in (0, 1, 4, 9)]
-        rows.append([b] + [fmt(v, 3) for v in picks] + [fmt(curve[-1], 3)])
+        curve = read_tsv(os.path.join(R, b, "sharpness.tsv"))
+        picks = [cell(curve[i], "mean_cosine", 3) if i < len(curve) else "–" for i in (0, 1, 4, 9)]
+        rows.append([b] + picks + [cell(curve[-1], "mean_cosine", 3)])
     md.append(markdown_table(["backbone", "rank 1", "rank 2", "rank 5", "rank 10", "last"], rows))
 
     md.append("## Class separability (paper Sec. 4.4, supplementary Fig. 2)\n")
@@ -404,9 +603,9 @@ def cmd_report(a):
               % (" Here without class names: the attention weights only, classes by id."
                  if a.classes is not None and not a.classes else ""))
     for b in backbones:
-        path = os.path.join(R, b, "neighbours.tsv")
-        md.append("### %s\n" % b)
-        md.append(image(os.path.join(R, b, "neighbours.png"), R, "neighbours " + b))
+        path = os.path.join(R, b, first, "neighbours.tsv")
+        md.append("### %s (seed %s)\n" % (b, seeds[0]))
+        md.append(image(os.path.join(R, b, first, "neighbours.png"), R, "neighbours " + b))
         md.append(neighbours_markdown(path))
         by_rank = mean_lch_by_rank(path)
         if by_rank:
@@ -427,16 +626,16 @@ def cmd_report(a):
               "vectors projected on their two first principal components (lt-project; the paper uses UMAP). "
               "Files: `<backbone>/projection.tsv`.\n")
     for b in backbones:
-        path = os.path.join(R, b, "projection.tsv")
-        md.append("### %s\n" % b)
-        md.append(image(os.path.join(R, b, "projection.png"), R, "projection " + b))
+        path = os.path.join(R, b, first, "projection.tsv")
+        md.append("### %s (seed %s)\n" % (b, seeds[0]))
+        md.append(image(os.path.join(R, b, first, "projection.png"), R, "projection " + b))
         md.append("".join("- %s\n" % c for c in projection_comments(path)))
 
     md += baselines_section(R, backbones)
 
     md.append("## Files\n")
-    md.append("Every intermediate is an lt-h5 file (`h5dump`, h5py): `<backbone>/model.h5` (backbone + cosine "
-              "classifier), `features/{train,val,test}.h5`, `protos.h5`, `protos-val.h5`, `clf/*.h5` (composed "
+    md.append("Every intermediate is an lt-h5 file (`h5dump`, h5py), per seed under `<backbone>/seed<S>/`: "
+              "`model.h5` (backbone + cosine classifier), `features/{train,val,test}.h5`, `protos.h5`, `protos-val.h5`, `clf/*.h5` (composed "
               "classifiers and ensembles), `ablation/*.h5`. Each rule's log, headed by its command, start time "
               "and exit code, is in `logs/`.\n")
     sys.stdout.write("\n".join(md))
@@ -452,23 +651,32 @@ def cmd_summary(a):
         columns = paper_columns("", b)[:1]
         rows = read_tsv(path)
         width = max(len(labels.get(r["name"], r["name"])) for r in rows)
-        head = "%-*s  %6s  %6s  %6s  %6s" % (width, "%s: test accuracy %%" % b if len(b) + 17 <= width else b,
-                                              "many", "medium", "few", "total")
+        head = "%-*s  %11s  %11s  %11s  %11s" % (width, "%s: test accuracy %%" % b if len(b) + 17 <= width else b,
+                                                  "many", "medium", "few", "total")
         if columns:
             head += "   paper ImageNet-LT total"
         out.append(head)
         for r in rows:
-            line = "%-*s  %6s  %6s  %6s  %6s" % (width, labels.get(r["name"], r["name"]),
-                                                 *(fmt(number(r[g])) for g in GROUPS))
+            line = "%-*s  %11s  %11s  %11s  %11s" % (width, labels.get(r["name"], r["name"]),
+                                                     *(cell(r, g) for g in GROUPS))
             if columns:
                 values = paper.get((columns[0][1], columns[0][2], r["name"]))
                 line += "   %s" % (fmt(values[3]) if values else "–")
             out.append(line)
-        mismatch = os.path.join(R, b, "mismatch.tsv")
-        if os.path.exists(mismatch):
-            count, compared, _ = read_mismatch(mismatch)
-            out.append("mismatched prototypes: %d of %d classes" % (count, compared))
+        selection = os.path.join(R, b, "selection.tsv")
+        if os.path.exists(selection):
+            values = chosen_values(R, b, a.seeds.split())
+            for r in read_tsv(selection):
+                out.append("%s: %s" % (selection_label(r, "k", values.get(r["row"])),
+                                       " / ".join(cell(r, g) for g in GROUPS)))
+        counts = [read_mismatch(p) for p in seed_files(R, b, a.seeds.split(), "mismatch.tsv") if os.path.exists(p)]
+        if counts:
+            out.append("mismatched prototypes: %s of %d classes (per seed)"
+                       % (", ".join(str(c) for c, _, _ in counts), counts[0][1]))
         out.append("")
+    out.append("Differences beyond the seed spread (|Δ| > sd + sd):")
+    out += spread_lines(R, a.backbones.split(), a.ks)
+    out.append("")
     out.append("Report: %s" % os.path.join(R, "REPORT.md"))
     if a.elapsed is not None:
         out.append("Study time: %dm%02ds (data, training, extraction, analyses)" % (a.elapsed // 60, a.elapsed % 60))
@@ -483,6 +691,7 @@ def main():
     p.add_argument("--ks", default="0 20 100")
     p.add_argument("--backbone", default="sqrt-scratch")
     p.add_argument("--dataset", default="")
+    p.add_argument("--selection", help="selection.tsv: the k chosen on val and the oracle, as two more rows")
     p.set_defaults(run=cmd_table4)
     p = sub.add_parser("ablation")
     p.add_argument("tsv")
@@ -494,6 +703,14 @@ def main():
     p = sub.add_parser("stack")
     p.add_argument("files", nargs="+")
     p.set_defaults(run=cmd_stack)
+    p = sub.add_parser("aggregate")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(run=cmd_aggregate)
+    p = sub.add_parser("select")
+    p.add_argument("val")
+    p.add_argument("test")
+    p.add_argument("--param", default="k")
+    p.set_defaults(run=cmd_select)
     p = sub.add_parser("mismatch")
     p.add_argument("files", nargs="+")
     p.set_defaults(run=cmd_mismatch)
@@ -513,6 +730,7 @@ def main():
         p.add_argument("--dataset", default="")
         p.add_argument("--backbones", required=True)
         p.add_argument("--ks", default="0 20 100")
+        p.add_argument("--seeds", default="0")
         p.add_argument("--elapsed", type=int)
         p.add_argument("--classes", default=None, help="classes.txt of the study ('' = none)")
         p.set_defaults(run=run)

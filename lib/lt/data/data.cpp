@@ -5,6 +5,7 @@
 #include "lt/base/groups.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
+#include "lt/base/random.hpp"
 #include "lt/image/images.hpp"
 #include "lt/io/idx.hpp"
 
@@ -239,7 +240,35 @@ void FashionMnistOptions::add_to(CLI::App& command) {
     command.add_option("--n-min", n_min, "training images of the smallest class")->capture_default_str();
     command.add_option("--val-per-class", val_per_class, "validation images per class, from unused training images")
         ->capture_default_str();
+    command.add_option("--unlabelled", unlabelled,
+                       "also write unlabelled.txt: N training images that train and val do not use, paths only")
+        ->check(CLI::NonNegativeNumber)
+        ->type_name("N")
+        ->capture_default_str();
 }
+
+namespace {
+
+// n seeded random indices of the source that the selection does not use, ascending.
+std::vector<std::size_t> unused_images(std::size_t source_size, const Selection& selection, std::int64_t n,
+                                       std::uint64_t seed) {
+    std::vector<bool> used(source_size, false);
+    for (const auto* part : {&selection.train, &selection.val})
+        for (std::size_t index : *part) used[index] = true;
+    std::vector<std::size_t> unused;
+    for (std::size_t i = 0; i < source_size; ++i)
+        if (!used[i]) unused.push_back(i);
+    if (static_cast<std::size_t>(n) > unused.size())
+        throw UsageError(fmt::format("--unlabelled {} is more than the {} unused training images", n, unused.size()));
+    Rng rng = make_rng(seed, {0x756e6c});  // a stream of its own: train and val stay as without it
+    const std::vector<std::size_t> order = random_permutation(unused.size(), rng);
+    std::vector<std::size_t> picked;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) picked.push_back(unused[order[i]]);
+    std::sort(picked.begin(), picked.end());
+    return picked;
+}
+
+}  // namespace
 
 void run_fashion_mnist(const FashionMnistOptions& options) {
     if (options.output.path == "-") throw UsageError("fashion-mnist writes a folder; -o - is not possible");
@@ -266,17 +295,28 @@ void run_fashion_mnist(const FashionMnistOptions& options) {
     std::vector<std::size_t> all_test(test.count);
     for (std::size_t i = 0; i < test.count; ++i) all_test[i] = i;
     write_fashion_pngs(test, test_entries, all_test, root);
+    std::vector<std::size_t> unlabelled;
+    if (options.unlabelled > 0) {
+        unlabelled = unused_images(train_source.size(), selection, options.unlabelled, options.seed.seed);
+        write_fashion_pngs(train, train_source, unlabelled, root);
+    }
 
     // The lists last: a data set whose lists exist is complete.
     const std::vector<std::string> names(std::begin(kFashionClassNames), std::end(kFashionClassNames));
     write_classes((root / "classes.txt").string(), names);
     write_list((root / "val.txt").string(), pick(train_source, selection.val));
     write_list((root / "test.txt").string(), test_entries);
+    if (!unlabelled.empty()) {
+        std::vector<ListEntry> paths = pick(train_source, unlabelled);
+        for (ListEntry& entry : paths) entry.label = kUnknownLabel;
+        write_list((root / "unlabelled.txt").string(), paths);
+    }
     write_list((root / "train.txt").string(), pick(train_source, selection.train));
 
     log_class_summary("train", selection.train_counts, names);
-    log::info("val: {} images ({} per class); test: {} images; written to {}", selection.val.size(),
-              options.val_per_class, test_entries.size(), root.string());
+    log::info("val: {} images ({} per class); test: {} images{}; written to {}", selection.val.size(),
+              options.val_per_class, test_entries.size(),
+              unlabelled.empty() ? "" : fmt::format("; unlabelled: {} images", unlabelled.size()), root.string());
 }
 
 void SubsampleOptions::add_to(CLI::App& command) {

@@ -58,10 +58,14 @@ struct FashionMnistOptions {
     cli::SeedOption seed;
     std::string source = "/usr/share/datasets/fashion-mnist";
     std::int64_t n_max = 1280, n_min = 5, val_per_class = 20;
+    std::int64_t unlabelled = 0;  // training images in neither train nor val, path only
     void add_to(CLI::App& command);
 };
 // Writes DIR/train/<label>/<index>.png (train and val images),
-// DIR/test/<label>/<index>.png, DIR/{train,val,test}.txt and DIR/classes.txt.
+// DIR/test/<label>/<index>.png, DIR/{train,val,test}.txt and DIR/classes.txt;
+// with unlabelled > 0 also DIR/unlabelled.txt: that many seeded random
+// Fashion-MNIST training images that train and val do not use, as paths
+// without labels (for contrastive pretraining, lt-train --loss simclr).
 void run_fashion_mnist(const FashionMnistOptions& options);
 
 struct SubsampleOptions {

@@ -182,8 +182,8 @@ cv::Mat center_crop(const cv::Mat& image, int size) {
     return crop(image, center_crop_box(image.rows, image.cols, size, size));
 }
 
-cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng) {
-    return resize_to(crop(image, random_resized_crop_box(image.rows, image.cols, rng)), size, size);
+cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng, double scale_min) {
+    return resize_to(crop(image, random_resized_crop_box(image.rows, image.cols, rng, scale_min)), size, size);
 }
 
 cv::Mat pad_and_random_crop(const cv::Mat& image, int size, int padding, Rng& rng) {
@@ -261,10 +261,14 @@ void to_chw_normalized(const cv::Mat& image, const ChannelValues& mean, const Ch
 
 void ImageTransform::apply(const cv::Mat& rgb, Rng& rng, float* out) const {
     check_rgb8(rgb, "image transform");
+    for (int view = 0; view < views; ++view) apply_view(rgb, rng, out + view * floats_per_view());
+}
+
+void ImageTransform::apply_view(const cv::Mat& rgb, Rng& rng, float* out) const {
     cv::Mat image;
     switch (geometry) {
         case Geometry::random_resized_crop:
-            image = random_resized_crop(rgb, size, rng);
+            image = random_resized_crop(rgb, size, rng, crop_scale_min);
             break;
         case Geometry::pad_and_crop:
             image = pad_and_random_crop(center_crop(resize_shorter_side(rgb, size), size), size, padding, rng);
@@ -275,10 +279,22 @@ void ImageTransform::apply(const cv::Mat& rgb, Rng& rng, float* out) const {
     }
     // torchvision flips with probability 0.5 by drawing a uniform < 0.5.
     if (flip && uniform_unit(rng) < 0.5) image = horizontal_flip(image);
-    if (jitter.enabled()) {
+    // RandomApply and RandomGrayscale draw only when they are random, so the
+    // presets without them keep torchvision's sequence of draws.
+    const bool jitter_now = jitter.enabled() && (jitter_probability >= 1 || uniform_unit(rng) < jitter_probability);
+    const bool grey_now = grayscale_probability > 0 && uniform_unit(rng) < grayscale_probability;
+    if (jitter_now || grey_now) {
         cv::Mat unit;
         image.convertTo(unit, CV_32FC3, 1.0 / 255.0);
-        jitter.apply(unit, rng);
+        if (jitter_now) jitter.apply(unit, rng);
+        if (grey_now) {
+            if (!unit.isContinuous()) unit = unit.clone();
+            auto* data = unit.ptr<cv::Vec3f>(0);
+            for (std::size_t i = 0; i < unit.total(); ++i) {
+                const float grey = grayscale(data[i][0], data[i][1], data[i][2]);
+                data[i] = cv::Vec3f(grey, grey, grey);
+            }
+        }
         image = unit;
     }
     to_chw_normalized(image, mean, std, out);
@@ -310,6 +326,20 @@ ImageTransform image_transform(const std::string& preset, bool train, int size) 
     } else {
         throw UsageError(fmt::format("unknown transform preset '{}'", preset), "use imagenet or small");
     }
+    return transform;
+}
+
+ImageTransform contrastive_transform(const std::string& preset, int size) {
+    ImageTransform transform = image_transform(preset, true, size);
+    const bool small = preset == "small";
+    transform.geometry = ImageTransform::Geometry::random_resized_crop;
+    transform.crop_scale_min = small ? 0.2 : 0.08;
+    transform.flip = true;
+    const double strength = small ? 0.4 : 0.8;
+    transform.jitter = {strength, strength, strength};
+    transform.jitter_probability = 0.8;
+    transform.grayscale_probability = 0.2;
+    transform.views = 2;
     return transform;
 }
 

@@ -46,7 +46,7 @@ cv::Mat resize_to(const cv::Mat& image, int height, int width);
 cv::Mat resize_shorter_side(const cv::Mat& image, int size);
 
 cv::Mat center_crop(const cv::Mat& image, int size);
-cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng);
+cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng, double scale_min = 0.08);
 // CIFAR augmentation: zero-pad by padding on every side, then a random
 // size x size crop.
 cv::Mat pad_and_random_crop(const cv::Mat& image, int size, int padding, Rng& rng);
@@ -83,15 +83,25 @@ struct ImageTransform {
     };
     Geometry geometry = Geometry::resize_center_crop;
     int size = 224;          // output height = width
+    double crop_scale_min = 0.08;  // random_resized_crop: smallest area fraction
     int resize_side = 256;   // resize_center_crop only
     int padding = 4;         // pad_and_crop only
     bool flip = false;       // random horizontal flip, p = 0.5
     ColorJitter jitter;
+    double jitter_probability = 1;     // torchvision RandomApply around the jitter
+    double grayscale_probability = 0;  // RandomGrayscale, after the jitter
+    // Independently augmented copies of each image, one after the other
+    // (SimCLR's two views); each is 3 x size x size floats.
+    int views = 1;
     ChannelValues mean = kImageNetMean, std = kImageNetStd;
 
-    std::size_t floats_per_image() const { return 3 * static_cast<std::size_t>(size) * size; }
-    // rgb: CV_8UC3; out: floats_per_image() floats, CHW.
+    std::size_t floats_per_view() const { return 3 * static_cast<std::size_t>(size) * size; }
+    std::size_t floats_per_image() const { return static_cast<std::size_t>(views) * floats_per_view(); }
+    // rgb: CV_8UC3; out: floats_per_image() floats, CHW per view.
     void apply(const cv::Mat& rgb, Rng& rng, float* out) const;
+
+private:
+    void apply_view(const cv::Mat& rgb, Rng& rng, float* out) const;
 };
 
 // Presets:
@@ -103,5 +113,13 @@ struct ImageTransform {
 // Both normalise with the ImageNet mean and std. Throws lt::UsageError for an
 // unknown name or a size < 1.
 ImageTransform image_transform(const std::string& preset, bool train, int size = 0);
+
+// SimCLR's augmentation (Chen et al. 2020), two views per image: random
+// resized crop, flip, colour jitter with probability 0.8, grey-scale with
+// probability 0.2.
+//   "imagenet": crop area 0.08-1, jitter (0.8, 0.8, 0.8) (no hue, no blur); size 0 = 224
+//   "small":    crop area 0.2-1 (a 28-px image keeps its object), jitter
+//               (0.4, 0.4, 0.4), as SimCLR's CIFAR setting; size 0 = 32
+ImageTransform contrastive_transform(const std::string& preset, int size = 0);
 
 }  // namespace lt

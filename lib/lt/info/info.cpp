@@ -285,27 +285,39 @@ void describe_ensemble(const h5::InputFile& in, Value& doc, const GroupThreshold
     add_classifier_counts(doc, set.members.front(), thresholds);
 }
 
+// Sizes only, of a state dict's group: its weights are not read.
+void add_state_dict_sizes(const h5::InputFile& in, const char* name, Value& doc) {
+    if (!in.has_group(name)) return;
+    const h5::Group group = in.group(name);
+    std::int64_t tensors = 0, values = 0;
+    for (const std::string& child : group.children()) {
+        if (!group.has_dataset(child)) continue;
+        ++tensors;
+        if (group.layout(child).type.rfind("float", 0) != 0) continue;
+        std::int64_t elements = 1;
+        for (std::int64_t extent : group.shape(child)) elements *= extent;
+        values += elements;
+    }
+    Value& value = doc.add(name, Value::object());
+    value.add("tensors", tensors);
+    value.add("float_values", values);
+}
+
 void describe_model(const h5::InputFile& in, Value& doc, const GroupThresholds& thresholds) {
-    if (!in.has_group("classifier")) throw SchemaError(in.file_name() + ": missing group '/classifier'");
-    const Classifier classifier = read_classifier_group(in.group("classifier"));
+    // A contrastive model (lt-train --loss simclr) has a projection head, no classifier.
+    const bool contrastive = in.has_group("projection") && !in.has_group("classifier");
+    if (!contrastive && !in.has_group("classifier"))
+        throw SchemaError(in.file_name() + ": missing group '/classifier'");
     for (const char* name : {"arch", "epoch", "epochs"})
         if (in.has_attr(name)) doc.add(name, attribute_value(in, name));
-    if (in.has_group("backbone")) {
-        // Sizes only: a backbone's weights are not read.
-        const h5::Group backbone = in.group("backbone");
-        std::int64_t tensors = 0, values = 0;
-        for (const std::string& name : backbone.children()) {
-            if (!backbone.has_dataset(name)) continue;
-            ++tensors;
-            if (backbone.layout(name).type.rfind("float", 0) != 0) continue;
-            std::int64_t elements = 1;
-            for (std::int64_t extent : backbone.shape(name)) elements *= extent;
-            values += elements;
-        }
-        Value& value = doc.add("backbone", Value::object());
-        value.add("tensors", tensors);
-        value.add("float_values", values);
+    add_state_dict_sizes(in, "backbone", doc);
+    if (contrastive) {
+        add_state_dict_sizes(in, "projection", doc);
+        if (in.has_attr("loss")) doc.add("loss", attribute_value(in, "loss"));
+        doc.add("resumable", in.has_group("train_state"));
+        return;
     }
+    const Classifier classifier = read_classifier_group(in.group("classifier"));
     doc.add("classifier", classifier_value(classifier));
     doc.add("resumable", in.has_group("train_state"));
     add_classifier_counts(doc, classifier, thresholds);

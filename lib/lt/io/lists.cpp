@@ -56,8 +56,8 @@ ListEntry parse_entry(std::string_view line, std::size_t number, const std::stri
     if (separator == std::string_view::npos) {
         if (labels == Labels::required)
             throw Error(fmt::format("{} line {}: '{}' has no label", name, number, line),
-                        "each line here needs '<path> <label>'; a path alone (label unknown) is for lt-extract and "
-                        "lt-data check");
+                        "each line here needs '<path> <label>'; a path alone (label unknown) is for lt-extract, "
+                        "lt-data check and lt-train --loss simclr");
         entry.path = std::string(line);
         entry.label = kUnknownLabel;
         return entry;

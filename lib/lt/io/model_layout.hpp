@@ -7,9 +7,11 @@
 //                     root, val_list and init when given
 //   /backbone/<key>   one dataset per torchvision state-dict key
 //   /classifier       laid out as a classifier file's root
+//   /projection/<key> instead of /classifier in a contrastive model (loss
+//                     "simclr"): the projection head's state dict (0.*, 2.*)
 //   /train_state      attributes epoch, step, and how the job ran: world_size,
 //                     micro_batches, sync_bn, batch_norm_batch
-//   /train_state/momentum/<parameter>   SGD momentum, keyed backbone.* / classifier.*
+//   /train_state/momentum/<parameter>   SGD momentum, keyed backbone.* / classifier.* (or projection.*)
 #pragma once
 
 namespace lt::model_layout {
@@ -19,6 +21,7 @@ inline constexpr const char* kType = "model";
 // Groups.
 inline constexpr const char* kBackbone = "backbone";
 inline constexpr const char* kClassifier = "classifier";
+inline constexpr const char* kProjection = "projection";
 inline constexpr const char* kTrainState = "train_state";
 inline constexpr const char* kMomentum = "momentum";  // in /train_state
 

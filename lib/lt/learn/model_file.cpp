@@ -49,14 +49,20 @@ Classifier classifier_rows(const models::Model& model, const Checkpoint& checkpo
 }  // namespace
 
 void write(const std::string& path, const Checkpoint& checkpoint) {
-    const models::Model& model = *checkpoint.model;
     h5::OutputFile out(path, layout::kType);
     for (const Setting& attribute : checkpoint.attributes) attribute.write(out);
 
     h5::Group backbone = out.create_group(layout::kBackbone);
-    weights::write_state_dict(backbone, models::state_dict(*model.backbone()));
-    h5::Group classifier = out.create_group(layout::kClassifier);
-    write_classifier_group(classifier, classifier_rows(model, checkpoint));
+    if (checkpoint.contrastive) {
+        weights::write_state_dict(backbone, models::state_dict(*checkpoint.contrastive->backbone()));
+        h5::Group projection = out.create_group(layout::kProjection);
+        weights::write_state_dict(projection, models::state_dict(*checkpoint.contrastive->projection()));
+    } else {
+        const models::Model& model = *checkpoint.model;
+        weights::write_state_dict(backbone, models::state_dict(*model.backbone()));
+        h5::Group classifier = out.create_group(layout::kClassifier);
+        write_classifier_group(classifier, classifier_rows(model, checkpoint));
+    }
 
     const TrainState& state = checkpoint.state;
     h5::Group group = out.create_group(layout::kTrainState);
@@ -97,6 +103,17 @@ void read_weights(const h5::Group& file, models::Model& model, const std::vector
                                                    {static_cast<std::int64_t>(stored.bias.size())})
                                       .clone());
     weights::load_exact(*model.classifier(), head, where + ":/" + layout::kClassifier);
+}
+
+void read_weights(const h5::Group& file, models::ContrastiveModel& model) {
+    const std::string where = file.file_name();
+    if (!file.has_group(layout::kProjection))
+        throw SchemaError(fmt::format("{} has no /{}: it is not a contrastive (--loss simclr) model", where,
+                                      layout::kProjection));
+    weights::load_exact(*model.backbone(), weights::read_state_dict(file.group(layout::kBackbone)),
+                        where + ":/" + layout::kBackbone);
+    weights::load_exact(*model.projection(), weights::read_state_dict(file.group(layout::kProjection)),
+                        where + ":/" + layout::kProjection);
 }
 
 TrainState read_train_state(const h5::Group& file) {

@@ -38,8 +38,11 @@ struct TrainState {
     std::int64_t batch_norm_batch = 0;  // images per BatchNorm batch
 };
 
+// A classifier's model (model) or a contrastive one (contrastive, lt-train
+// --loss simclr: /projection instead of /classifier).
 struct Checkpoint {
     const models::Model* model = nullptr;
+    const models::ContrastiveModel* contrastive = nullptr;
     std::vector<std::int64_t> class_ids, class_counts;  // the classifier's rows
     std::vector<Setting> attributes;                     // root attributes
     TrainState state;
@@ -56,6 +59,8 @@ bool has_train_state(const h5::Group& file);
 // of class_ids; missing or extra weights are a SchemaError.
 void read_weights(const h5::Group& file, models::Model& model, const std::vector<std::int64_t>& class_ids);
 TrainState read_train_state(const h5::Group& file);
+// The weights of a contrastive model file (backbone and projection head).
+void read_weights(const h5::Group& file, models::ContrastiveModel& model);
 
 // The backbone of a model file, with the eval transform it was trained with.
 struct TrainedBackbone {

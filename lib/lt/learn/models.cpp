@@ -12,6 +12,7 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/autograd.h>
 
 #include <fmt/format.h>
@@ -378,6 +379,18 @@ LinearClassifier::LinearClassifier(std::int64_t num_classes, std::int64_t featur
 torch::Tensor LinearClassifier::forward(torch::Tensor features) {
     return torch::addmm(bias_, features, weight_.t());
 }
+
+ProjectionHead::ProjectionHead(std::int64_t feature_dim, std::int64_t output_dim)
+    : hidden_(register_module("0", torch::nn::Linear(feature_dim, feature_dim))),
+      output_(register_module("2", torch::nn::Linear(feature_dim, output_dim))) {}
+
+torch::Tensor ProjectionHead::forward(torch::Tensor features) { return output_(torch::relu(hidden_(features))); }
+
+ContrastiveModel::ContrastiveModel(const std::string& arch)
+    : backbone_(register_module("backbone", make_backbone(arch))),
+      projection_(register_module("projection", std::make_shared<ProjectionHead>(backbone_->feature_dim()))) {}
+
+torch::Tensor ContrastiveModel::forward(torch::Tensor images) { return projection_->forward(backbone_->forward(images)); }
 
 std::shared_ptr<Classifier> make_classifier(ClassifierKind kind, std::int64_t num_classes,
                                             std::int64_t feature_dim) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
 
 #include <cstdint>
 #include <functional>
@@ -150,6 +151,36 @@ public:
 private:
     std::shared_ptr<Backbone> backbone_;
     std::shared_ptr<Classifier> classifier_;
+};
+
+// ---- Contrastive pretraining (SimCLR) -------------------------------------
+
+// SimCLR's projection MLP g(h) = W2 relu(W1 h + b1) + b2 (Chen et al. 2020),
+// D -> D -> output_dim, with the keys of nn.Sequential(Linear, ReLU, Linear):
+// 0.weight, 0.bias, 2.weight, 2.bias (nn.Linear's initialisation).
+class ProjectionHead : public torch::nn::Module {
+public:
+    static constexpr std::int64_t kOutputDim = 128;
+    ProjectionHead(std::int64_t feature_dim, std::int64_t output_dim = kOutputDim);
+    torch::Tensor forward(torch::Tensor features);  // [N, D] -> [N, output_dim]
+
+private:
+    torch::nn::Linear hidden_{nullptr}, output_{nullptr};
+};
+
+// Backbone + projection head, registered as `backbone` and `projection`:
+// what lt-train --loss simclr trains. Only the backbone is kept for use.
+class ContrastiveModel : public torch::nn::Module {
+public:
+    explicit ContrastiveModel(const std::string& arch);
+    torch::Tensor forward(torch::Tensor images);  // projections [N, P]
+
+    const std::shared_ptr<Backbone>& backbone() const { return backbone_; }
+    const std::shared_ptr<ProjectionHead>& projection() const { return projection_; }
+
+private:
+    std::shared_ptr<Backbone> backbone_;
+    std::shared_ptr<ProjectionHead> projection_;
 };
 
 // ---- State dicts -----------------------------------------------------------

@@ -182,9 +182,11 @@ std::shared_ptr<HostMemory> host_memory(const at::Device& device) {
     return std::make_shared<PinnedMemory>();
 }
 
-at::Tensor batch_images(Batch& batch, const at::Device& device) {
+at::Tensor batch_images(Batch& batch, const at::Device& device, std::int64_t views) {
     const auto n = static_cast<std::int64_t>(batch.size());
-    at::Tensor images = at::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}, at::kFloat);
+    at::Tensor images =
+        views == 1 ? at::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}, at::kFloat)
+                   : at::from_blob(batch.images.data(), {n, views, 3, batch.height, batch.width}, at::kFloat);
     if (!device.is_cuda()) return images.to(device);
     return images.to(device, /*non_blocking=*/true);
 }

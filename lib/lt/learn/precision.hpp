@@ -106,10 +106,11 @@ private:
 // asynchronously. nullptr (the heap) for the CPU.
 std::shared_ptr<HostMemory> host_memory(const at::Device& device);
 
-// The images of a loader's batch on device: [N, 3, H, W] float32. From
+// The images of a loader's batch on device: [N, 3, H, W] float32, or
+// [N, views, 3, H, W] when the loader gives several views of each image. From
 // page-locked memory the copy is asynchronous; the batch's memory must live
 // until the stream has used it, which every caller ensures by reading a
 // result back (loss.item(), features.to(kCPU)) before the next batch.
-at::Tensor batch_images(Batch& batch, const at::Device& device);
+at::Tensor batch_images(Batch& batch, const at::Device& device, std::int64_t views = 1);
 
 }  // namespace lt::precision

@@ -42,7 +42,8 @@ namespace lt::train {
 
 void Options::add_to(CLI::App& app) {
     recipes::add_config_option(app);
-    app.add_option("--train-list", train_list, "Training list file (<path> <label> per line)")
+    app.add_option("--train-list", train_list,
+                   "Training list file (<path> <label> per line; a path alone with --loss simclr)")
         ->required()
         ->type_name("LIST");
     app.add_option("--root", root, "Folder the lists' image paths are relative to")->required()->type_name("DIR");
@@ -58,8 +59,13 @@ void Options::add_to(CLI::App& app) {
     cli::add_deprecated_alias(app, "--classifier", "--head", head);
     app.add_option("--sampler", sampler, "Which images an epoch visits: instance, sqrt, class-aware, progressive")
         ->capture_default_str();
-    app.add_option("--loss", loss, "Training loss (balanced-softmax adds log n_j to the logits)")
-        ->check(CLI::IsMember({"ce", "balanced-softmax"}))
+    app.add_option("--loss", loss,
+                   "Training loss (balanced-softmax adds log n_j to the logits; simclr: contrastive "
+                   "pretraining without labels)")
+        ->check(CLI::IsMember({"ce", "balanced-softmax", "simclr"}))
+        ->capture_default_str();
+    app.add_option("--temperature", temperature, "NT-Xent temperature of --loss simclr")
+        ->check(cli::Positive)
         ->capture_default_str();
     app.add_option("--epochs", epochs, "Epochs to train for in all (a resumed run continues up to it)")
         ->check(cli::Positive)
@@ -115,6 +121,17 @@ at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& targe
                                const at::Tensor& log_class_counts) {
     const at::Tensor adjusted = log_class_counts.defined() ? logits + log_class_counts : logits;
     return at::nll_loss(at::log_softmax(adjusted, 1), targets);
+}
+
+at::Tensor nt_xent_loss(const at::Tensor& first, const at::Tensor& second, double temperature) {
+    const std::int64_t n = first.size(0);
+    const at::Tensor both = at::cat({first, second});
+    const at::Tensor z = both.div(both.norm(2, 1, true).clamp_min(1e-12));
+    // An anchor is never its own negative: its similarity drops out of the softmax.
+    const at::Tensor self = at::eye(2 * n, z.options().dtype(at::kBool));
+    const at::Tensor similarities = at::mm(z, z.t()).div(temperature).masked_fill(self, -INFINITY);
+    const at::Tensor positives = at::cat({at::arange(n, 2 * n), at::arange(0, n)}).to(z.device());
+    return at::nll_loss(at::log_softmax(similarities, 1), positives);
 }
 
 namespace {
@@ -207,14 +224,22 @@ enum RateGroup { kBackboneRate = 0, kClassifierRate = 1 };
 
 double backbone_rate(const Options& options) { return options.lr_backbone < 0 ? options.lr : options.lr_backbone; }
 
+bool contrastive(const Options& options) { return options.loss == "simclr"; }
+
+// Labels are unknown to contrastive pretraining: every image once per epoch.
+SamplerKind sampler_kind(const Options& options) {
+    return contrastive(options) ? SamplerKind::instance : parse_sampler_kind(options.sampler);
+}
+
 // The options that define the computation: recorded on the model's root and
 // required to be the same when a run is resumed. The number of processes and
 // of micro-batches is not among them: each step sees the same images.
 std::vector<model_file::Setting> run_settings(const Options& options, const ImageTransform& transform,
                                               const std::string& train_list_hash) {
-    return {{model_layout::kArch, options.arch},
-            {"head", options.head},
-            {"sampler", sampler_name(parse_sampler_kind(options.sampler))},
+    std::vector<model_file::Setting> settings = {
+            {model_layout::kArch, options.arch},
+            {"head", contrastive(options) ? "projection" : options.head},
+            {"sampler", sampler_name(sampler_kind(options))},
             {"loss", options.loss},
             {"batch_size", std::int64_t{options.batch_size}},
             {"lr", options.lr},
@@ -226,6 +251,8 @@ std::vector<model_file::Setting> run_settings(const Options& options, const Imag
             {model_layout::kImageSize, std::int64_t{transform.size}},
             {"seed", static_cast<std::int64_t>(options.seed.seed)},
             {"train_list_hash", train_list_hash}};
+    if (contrastive(options)) settings.push_back({"temperature", options.temperature});
+    return settings;
 }
 
 // Everything training needs, built once.
@@ -237,7 +264,8 @@ struct Run {
     TrainingClasses classes;
     ImageTransform train_transform;
     std::vector<model_file::Setting> settings;
-    std::shared_ptr<models::Model> model;
+    std::shared_ptr<models::Model> model;                    // a classifier's training
+    std::shared_ptr<models::ContrastiveModel> contrastive;  // --loss simclr
     MomentumSgd sgd;
     std::unique_ptr<dist::GradientBuckets> buckets;  // a job of several processes only
     precision::Settings precision;                   // --amp, channels_last (lt/learn/precision.hpp)
@@ -252,9 +280,12 @@ struct Run {
         : options(options_),
           group(group_),
           device(precision_.device),
-          train_data(open_image_dataset(options_.train_list, options_.root)),
+          train_data(open_image_dataset(options_.train_list, options_.root,
+                                        lt::train::contrastive(options_) ? Labels::optional : Labels::required)),
           classes(train_data.entries),
-          train_transform(image_transform(options_.preset, true, options_.image_size)),
+          train_transform(lt::train::contrastive(options_)
+                              ? contrastive_transform(options_.preset, options_.image_size)
+                              : image_transform(options_.preset, true, options_.image_size)),
           settings(run_settings(options_, train_transform, list_fingerprint(train_data.entries))),
           sgd(options_.momentum, options_.weight_decay),
           total_steps(options_.epochs * steps_per_epoch()),
@@ -277,6 +308,12 @@ struct Run {
         return sync_bn() ? options.batch_size / options.micro_batches : micro_batch();
     }
     double rate(double base) const { return learning_rate(base, step, total_steps, warmup_steps); }
+
+    // The module trained: backbone with classifier, or with projection head.
+    torch::nn::Module& trained() const {
+        return contrastive ? static_cast<torch::nn::Module&>(*contrastive) : *model;
+    }
+    models::Backbone& backbone() const { return contrastive ? *contrastive->backbone() : *model->backbone(); }
 };
 
 // ---- checkpoints
@@ -285,6 +322,7 @@ void write_checkpoint(const Run& run, int epochs_done) {
     const Options& options = run.options;
     model_file::Checkpoint checkpoint;
     checkpoint.model = run.model.get();
+    checkpoint.contrastive = run.contrastive.get();
     checkpoint.class_ids = run.classes.ids;
     checkpoint.class_counts = run.classes.counts;
     checkpoint.attributes = run.settings;
@@ -327,7 +365,10 @@ void restore_checkpoint(Run& run) {
     const std::string& path = run.options.output.path;
     const std::unique_ptr<h5::InputFile> in = model_file::open(path);
     check_resumable(*in, run.settings);
-    model_file::read_weights(*in, *run.model, run.classes.ids);
+    if (run.contrastive)
+        model_file::read_weights(*in, *run.contrastive);
+    else
+        model_file::read_weights(*in, *run.model, run.classes.ids);
     const model_file::TrainState state = model_file::read_train_state(*in);
     run.sgd.load(state.momentum, fmt::format("{}:/{}/{}", path, model_layout::kTrainState, model_layout::kMomentum));
     run.first_epoch = static_cast<int>(state.epoch);
@@ -490,6 +531,32 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> epoch_share(const 
     return {std::move(order), std::move(positions)};
 }
 
+// A micro-batch's loss. images [n, 3, H, W], or with --loss simclr [n, 2,
+// 3, H, W] (two views of each image): both views go through the network in
+// one pass (BatchNorm sees all 2n), and the negatives are the micro-batch's
+// other images (lt-train(1), Contrastive pretraining).
+// Under --amp only the forward pass is autocast; the loss is computed in float32.
+at::Tensor micro_batch_loss(Run& run, const at::Tensor& images, const at::Tensor& targets) {
+    if (!run.contrastive) {
+        at::Tensor logits;
+        {
+            precision::Autocast autocast(run.precision);
+            logits = run.model->forward(images);
+        }
+        return classification_loss(logits.to(at::kFloat), targets, run.log_counts);
+    }
+    const std::int64_t n = images.size(0);
+    const at::Tensor views = precision::input(
+        images.transpose(0, 1).reshape({2 * n, images.size(2), images.size(3), images.size(4)}), run.precision);
+    at::Tensor projections;
+    {
+        precision::Autocast autocast(run.precision);
+        projections = run.contrastive->forward(views);
+    }
+    projections = projections.to(at::kFloat);
+    return nt_xent_loss(projections.narrow(0, 0, n), projections.narrow(0, n, n), run.options.temperature);
+}
+
 // One optimizer step on this process's images of a batch: M micro-batches
 // whose gradients add up (each loss divided by M), averaged over the
 // processes by the buckets during the last backward pass. Returns the
@@ -499,23 +566,18 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> epoch_share(const 
 double train_step(Run& run, const at::Tensor& images, const at::Tensor& targets, const std::vector<double>& rates) {
     const int micro_batches = run.options.micro_batches;
     const std::int64_t size = run.micro_batch();
-    run.model->zero_grad();
+    run.trained().zero_grad();
     double loss_sum = 0;
     for (int k = 0; k < micro_batches; ++k) {
-        at::Tensor logits;
-        {
-            precision::Autocast autocast(run.precision);
-            logits = run.model->forward(images.narrow(0, k * size, size));
-        }
-        at::Tensor loss = classification_loss(logits.to(at::kFloat), targets.narrow(0, k * size, size),
-                                              run.log_counts);
+        at::Tensor loss = micro_batch_loss(run, images.narrow(0, k * size, size),
+                                           targets.defined() ? targets.narrow(0, k * size, size) : targets);
         if (micro_batches > 1) loss = loss / micro_batches;
         loss_sum += loss.item<double>();
         if (run.buckets && k + 1 == micro_batches) run.buckets->arm(/*accumulated=*/micro_batches > 1, loss_sum);
         run.scaler.scale(loss).backward();
     }
     const double loss = run.buckets ? run.buckets->finish() : loss_sum;
-    if (run.scaler.unscale(run.model->parameters())) run.sgd.step(rates);
+    if (run.scaler.unscale(run.trained().parameters())) run.sgd.step(rates);
     run.scaler.update();
     return loss;
 }
@@ -535,8 +597,11 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
         const auto n = static_cast<std::int64_t>(batch.size());
         result.rate = run.rate(options.lr);
         result.rate_backbone = run.rate(backbone_rate(options));
-        const at::Tensor images = precision::input(precision::batch_images(batch, run.device), run.precision);
-        at::Tensor targets = run.row_of_label.index_select(0, to_tensor(batch.labels)).to(run.device);
+        // [N, 3, H, W]; [N, 2, 3, H, W] (two views of each image) for contrastive training
+        at::Tensor images = precision::batch_images(batch, run.device, run.contrastive ? 2 : 1);
+        if (!run.contrastive) images = precision::input(images, run.precision);
+        at::Tensor targets;  // none for contrastive training
+        if (!run.contrastive) targets = run.row_of_label.index_select(0, to_tensor(batch.labels)).to(run.device);
         const double value = train_step(run, images, targets, {result.rate_backbone, result.rate});
         if (!std::isfinite(value))
             throw Error(fmt::format("the loss is {} at epoch {}, step {}", value, epoch + 1, run.step + 1),
@@ -573,6 +638,9 @@ void check_usage(const Options& options, const dist::Launch& launch) {
         throw UsageError("-o must be a file, not '-': the model file is also the checkpoint, rewritten after "
                          "every epoch");
     parse_sampler_kind(options.sampler);
+    if (contrastive(options) && !options.val_list.empty())
+        throw UsageError("--val-list needs a classifier, which --loss simclr does not train",
+                         "drop --val-list; evaluate the backbone with lt-extract, lt-protos and lt-eval");
     const int parts = launch.world_size * options.micro_batches;
     if (options.batch_size % parts != 0) {
         const std::string split =
@@ -591,7 +659,7 @@ void check_usage(const Options& options, const dist::Launch& launch) {
 void share_start(Run& run) {
     if (!run.group.distributed()) return;
     std::vector<at::Tensor> tensors;
-    for (const auto& entry : models::state_dict(*run.model)) tensors.push_back(entry.second);
+    for (const auto& entry : models::state_dict(run.trained())) tensors.push_back(entry.second);
     for (const auto& entry : run.sgd.buffers()) tensors.push_back(entry.second);
     at::Tensor progress = torch::tensor({std::int64_t{run.first_epoch}, run.step}, torch::kLong).to(run.device);
     tensors.push_back(progress);
@@ -628,12 +696,21 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
 
     // The initial weights come from the seed alone; a resumed run overwrites them.
     torch::manual_seed(options.seed.seed);
-    run.model = std::make_shared<models::Model>(options.arch, run.classes.size(),
-                                                models::parse_classifier_kind(options.head));
-    run.model->to(run.device);
-    precision::prepare(*run.model, run.precision);
-    run.sgd.add_group(*run.model->backbone(), "backbone.", kBackboneRate);
-    run.sgd.add_group(*run.model->classifier(), "classifier.", kClassifierRate);
+    if (contrastive(options)) {
+        run.contrastive = std::make_shared<models::ContrastiveModel>(options.arch);
+        run.contrastive->to(run.device);
+        precision::prepare(*run.contrastive, run.precision);
+        run.sgd.add_group(*run.contrastive->backbone(), "backbone.", kBackboneRate);
+        run.sgd.add_group(*run.contrastive->projection(), "projection.", kClassifierRate);
+    } else {
+        if (run.classes.size() == 0) throw Error(fmt::format("{} has no labelled image", options.train_list));
+        run.model = std::make_shared<models::Model>(options.arch, run.classes.size(),
+                                                    models::parse_classifier_kind(options.head));
+        run.model->to(run.device);
+        precision::prepare(*run.model, run.precision);
+        run.sgd.add_group(*run.model->backbone(), "backbone.", kBackboneRate);
+        run.sgd.add_group(*run.model->classifier(), "classifier.", kClassifierRate);
+    }
 
     const bool resuming = options.resume && file_exists(options.output.path);
     if (group.is_root()) {
@@ -643,7 +720,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
         } else {
             if (options.resume) log::info("no checkpoint {} yet; starting from scratch", options.output.path);
             if (!options.init.empty()) {
-                const models::LoadReport report = weights::load_init(*run.model->backbone(), options.init);
+                const models::LoadReport report = weights::load_init(run.backbone(), options.init);
                 log::info("--init {}: {}", options.init, report.summary());
                 if (!report.missing.empty() || !report.unexpected.empty())
                     log::warn("--init {}: {} missing and {} unexpected weights", options.init, report.missing.size(),
@@ -656,17 +733,20 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
         log::info("{} is already trained for {} epochs; nothing to do", options.output.path, run.first_epoch);
         return;
     }
-    run.model->train();
+    run.trained().train();
     if (options.sync_bn && !run.group.distributed())
         log::warn("--sync-bn does nothing in a single process (it synchronises the processes of a launched job)");
     if (run.group.distributed()) {
-        run.buckets = std::make_unique<dist::GradientBuckets>(run.model->parameters(), run.group);
+        run.buckets = std::make_unique<dist::GradientBuckets>(run.trained().parameters(), run.group);
         if (run.sync_bn())
-            run.model->backbone()->synchronize_batch_norm([&group](at::Tensor& sums) { group.allreduce_sum({sums}); });
+            run.backbone().synchronize_batch_norm([&group](at::Tensor& sums) { group.allreduce_sum({sums}); });
     }
     const GroupSizes groups = group_sizes(run.classes.counts);
-    log::info("{}: {} images in {} classes ({} many, {} medium, {} few); {} steps of {} images per epoch{}",
-              options.train_list, images, run.classes.size(), groups.many, groups.medium, groups.few,
+    log::info("{}: {} images{}; {} steps of {} images per epoch{}", options.train_list, images,
+              run.contrastive ? fmt::format(", labels ignored (--loss simclr: two views each, temperature {})",
+                                            options.temperature)
+                              : fmt::format(" in {} classes ({} many, {} medium, {} few)", run.classes.size(),
+                                            groups.many, groups.medium, groups.few),
               run.steps_per_epoch(), options.batch_size,
               group.distributed() || options.micro_batches > 1
                   ? fmt::format(" ({} per process{})", run.rank_batch(),
@@ -695,15 +775,17 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
                                                    loader_options);
     }
     SamplerOptions sampler_options;
-    sampler_options.kind = parse_sampler_kind(options.sampler);
+    sampler_options.kind = sampler_kind(options);
     sampler_options.seed = options.seed.seed;
     sampler_options.total_epochs = options.epochs;
-    const Sampler sampler(run.train_data.labels(), sampler_options);
+    const Sampler sampler(run.contrastive ? std::vector<std::int64_t>(run.train_data.size(), 0)
+                                          : run.train_data.labels(),
+                          sampler_options);
     std::unique_ptr<EpochLog> epoch_log;
     if (group.is_root()) epoch_log = std::make_unique<EpochLog>(options.log, resuming);
 
     std::vector<at::Tensor> buffers;
-    for (const at::Tensor& buffer : run.model->buffers()) buffers.push_back(buffer);
+    for (const at::Tensor& buffer : run.trained().buffers()) buffers.push_back(buffer);
     for (int epoch = run.first_epoch; epoch < options.epochs; ++epoch) {
         group.set_activity(fmt::format("in epoch {} of {}", epoch + 1, options.epochs));
         const EpochResult result = train_epoch(run, loader, sampler, epoch);

@@ -2,7 +2,9 @@
 // images (docs/method.md §7): SGD with momentum and weight decay, a per-step
 // cosine decay to 0 after an optional linear warm-up, separate learning rates
 // for the backbone and the classifier, instance / square-root / class-aware /
-// progressive sampling, cross-entropy or balanced-softmax loss.
+// progressive sampling, cross-entropy or balanced-softmax loss; or, with
+// --loss simclr, contrastive pretraining of the backbone without labels
+// (SimCLR: two augmented views per image, a projection MLP, NT-Xent).
 //
 // The output model file is also the checkpoint: it is rewritten atomically
 // after every epoch with the optimizer state, and --resume continues from it.
@@ -45,7 +47,8 @@ struct Options {
     std::string arch = "resnext50_32x4d";
     std::string head = "cosine";        // cosine | linear
     std::string sampler = "sqrt";       // instance | sqrt | class-aware | progressive
-    std::string loss = "ce";            // ce | balanced-softmax
+    std::string loss = "ce";            // ce | balanced-softmax | simclr
+    double temperature = 0.5;           // NT-Xent's (simclr only)
     int epochs = 90;
     int batch_size = 512;
     double lr = 0.2;            // classifier (and backbone unless lr_backbone is set)
@@ -77,6 +80,13 @@ double learning_rate(double base, std::int64_t step, std::int64_t total_steps, s
 // (Ren et al. 2020), which trains the unbiased logits under a long tail.
 at::Tensor classification_loss(const at::Tensor& logits, const at::Tensor& targets,
                                const at::Tensor& log_class_counts);
+
+// SimCLR's NT-Xent loss (Chen et al. 2020) of the projections of two views
+// first, second [N, P] of the same N images: with z the 2N L2-normalised
+// rows and s_ij = z_i . z_j / temperature, the mean over the 2N anchors i of
+// -log(exp(s_ip) / sum_{j != i} exp(s_ij)), p being i's other view. The
+// negatives of an anchor are the other 2N - 2 rows: the images given.
+at::Tensor nt_xent_loss(const at::Tensor& first, const at::Tensor& second, double temperature);
 
 void run(const Options& options, const Compute& compute);
 

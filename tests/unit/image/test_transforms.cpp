@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -265,4 +266,35 @@ TEST_CASE("resizing uses PIL's bilinear filter: antialiased when shrinking (hand
     CHECK(big.at<cv::Vec3b>(3, 3)[0] == 160);
     CHECK(big.at<cv::Vec3b>(1, 1)[0] == 10);   // 160 * 1/4 * 1/4
     CHECK(big.at<cv::Vec3b>(2, 3)[0] == 120);  // 160 * 3/4 * 1
+}
+
+TEST_CASE("contrastive views: two independent augmentations per image; grey-scale makes the channels equal") {
+    cv::Mat image = coordinate_image(28, 28);
+    lt::ImageTransform views = lt::contrastive_transform("small", 28);
+    CHECK(views.views == 2);
+    CHECK(views.crop_scale_min == 0.2);
+    CHECK(views.jitter.brightness == 0.4);
+    CHECK(views.floats_per_image() == 2 * 3 * 28 * 28);
+    std::vector<float> out(views.floats_per_image()), again(out.size());
+    lt::Rng a(3), b(3);
+    views.apply(image, a, out.data());
+    views.apply(image, b, again.data());
+    CHECK(out == again);  // deterministic given the seed
+    const std::size_t view = views.floats_per_view();
+    CHECK_FALSE(std::equal(out.begin(), out.begin() + view, out.begin() + view));  // the views differ
+
+    // Grey-scale always, nothing else: each channel is the torchvision luma,
+    // normalised with its channel's mean and std.
+    lt::ImageTransform grey = lt::image_transform("small", false, 28);
+    grey.grayscale_probability = 1.0;
+    std::vector<float> plain(grey.floats_per_image());
+    lt::Rng rng(0);
+    grey.apply(image, rng, plain.data());
+    const float luma = lt::grayscale(3 / 255.0f, 5 / 255.0f, 8 / 255.0f);  // pixel (y=3, x=5) = (3, 5, 8)
+    const std::size_t plane = 28 * 28, at = 3 * 28 + 5;
+    CHECK(plain[at] == doctest::Approx((luma - 0.485f) / 0.229f));
+    CHECK(plain[plane + at] == doctest::Approx((luma - 0.456f) / 0.224f));
+    CHECK(plain[2 * plane + at] == doctest::Approx((luma - 0.406f) / 0.225f));
+    CHECK(lt::contrastive_transform("imagenet").size == 224);
+    CHECK_THROWS_AS(lt::contrastive_transform("cifar"), lt::UsageError);
 }

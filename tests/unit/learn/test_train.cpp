@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <vector>
 
 TEST_CASE("learning rate: linear warm-up, then cosine decay to 0 per step") {
     using lt::train::learning_rate;
@@ -35,6 +36,60 @@ TEST_CASE("losses: cross-entropy, and balanced softmax adds log n_j to the logit
     const double balanced = (std::log(std::exp(1.0) + std::exp(3.0) + std::exp(5.0)) - 5 +
                              std::log(1 + std::exp(1.0) + std::exp(2.0)) - 0) / 2;
     CHECK(lt::train::classification_loss(logits, targets, log_counts).item<double>() == doctest::Approx(balanced));
+}
+
+// NT-Xent by its definition, in doubles, one anchor at a time.
+double nt_xent_by_hand(const std::vector<std::vector<double>>& first, const std::vector<std::vector<double>>& second,
+                       double temperature) {
+    std::vector<std::vector<double>> z = first;
+    z.insert(z.end(), second.begin(), second.end());
+    for (auto& row : z) {
+        double norm = 0;
+        for (double v : row) norm += v * v;
+        for (double& v : row) v /= std::sqrt(norm);
+    }
+    const std::size_t n = first.size();
+    double total = 0;
+    for (std::size_t i = 0; i < 2 * n; ++i) {
+        double denominator = 0, positive = 0;
+        for (std::size_t j = 0; j < 2 * n; ++j) {
+            if (j == i) continue;
+            double dot = 0;
+            for (std::size_t d = 0; d < z[i].size(); ++d) dot += z[i][d] * z[j][d];
+            denominator += std::exp(dot / temperature);
+            if (j == (i + n) % (2 * n)) positive = std::exp(dot / temperature);
+        }
+        total += -std::log(positive / denominator);
+    }
+    return total / static_cast<double>(2 * n);
+}
+
+at::Tensor rows_tensor(const std::vector<std::vector<double>>& rows) {
+    std::vector<float> flat;
+    for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
+    return at::tensor(flat).reshape({static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(rows[0].size())});
+}
+
+TEST_CASE("NT-Xent: SimCLR's contrastive loss, against its definition and closed forms") {
+    using lt::train::nt_xent_loss;
+    // One image: its other view is the only candidate, the loss is 0 whatever the rows.
+    CHECK(nt_xent_loss(at::tensor({1.0f, 2.0f}).reshape({1, 2}), at::tensor({-3.0f, 0.5f}).reshape({1, 2}), 0.5)
+              .item<double>() == doctest::Approx(0).epsilon(1e-6));
+    // Two images, views equal, the images orthogonal: each anchor has its
+    // positive at similarity 1/t and two negatives, at 0 and 0: -log(e^{1/t} / (e^{1/t} + 2)).
+    const double t = 0.5;
+    const double orthogonal = -std::log(std::exp(1 / t) / (std::exp(1 / t) + 2));
+    const at::Tensor axes = at::tensor({3.0f, 0.0f, 0.0f, 0.5f}).reshape({2, 2});  // scale does not matter
+    CHECK(nt_xent_loss(axes, axes, t).item<double>() == doctest::Approx(orthogonal));
+    // A small batch of 3 images in 4 dimensions, against the loop.
+    const std::vector<std::vector<double>> first = {{0.3, -1.2, 0.5, 2.0}, {1.0, 0.1, -0.4, 0.0}, {-0.7, 0.9, 1.5, -0.2}};
+    const std::vector<std::vector<double>> second = {{0.1, -1.0, 0.9, 1.5}, {-0.3, 0.8, 0.2, 0.6}, {-1.1, 0.2, 1.0, 0.4}};
+    for (double temperature : {0.1, 0.5, 2.0})
+        CHECK(nt_xent_loss(rows_tensor(first), rows_tensor(second), temperature).item<double>() ==
+              doctest::Approx(nt_xent_by_hand(first, second, temperature)).epsilon(1e-5));
+    // The views of an image swapped: the same loss (the loss is symmetric in the views).
+    CHECK(nt_xent_loss(rows_tensor(second), rows_tensor(first), 0.5).item<double>() ==
+          doctest::Approx(nt_xent_by_hand(first, second, 0.5)).epsilon(1e-5));
 }
 
 TEST_CASE("shards: I/N with 1 <= I <= N, contiguous ranges covering every row once") {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# scripts/report.py's protocol on crafted TSVs: select picks the value with
+# the highest val total (ties: the smallest value) and reports ITS test
+# accuracy, with the test set's best value only as the oracle row, even
+# where val and test disagree; aggregate gives the mean and sample sd of
+# every numeric column of any per-seed TSV, keyed by its text columns, and
+# refuses files whose rows differ. Seconds.
+set -u
+: "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+REPORT=$LT_SRC/scripts/report.py
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/lt-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+tsv() { printf '%s\n' "$@" | tr ' ' '\t'; }
+
+# val: k=10 and k=20 tie at the best total (71.5); test: k=100 is best.
+tsv "name many medium few total" "0 80 60 20 65.0" "5 79 62 30 70.1" "10 78 64 35 71.5" "20 77 65 36 71.5" \
+    "100 70 70 40 69.0" >"$WORK/val.tsv"
+tsv "name many medium few total" "0 81 61 21 66.0" "5 80 63 31 70.0" "10 79 63 34 70.5" "20 78 66 37 71.0" \
+    "100 72 71 45 73.9" >"$WORK/test.tsv"
+python3 "$REPORT" select --param k "$WORK/val.tsv" "$WORK/test.tsv" >"$WORK/selection.tsv" || fail "select"
+expected=$(tsv "row k val_total many medium few total" "chosen 10 71.5 79 63 34 70.5" "oracle 100 69 72 71 45 73.9")
+[ "$(cat "$WORK/selection.tsv")" = "$expected" ] || fail "select: got
+$(cat "$WORK/selection.tsv")
+expected
+$expected"
+# The same files in another row order: the same choice.
+(head -n 1 "$WORK/val.tsv"; tail -n +2 "$WORK/val.tsv" | tac) >"$WORK/val-reversed.tsv"
+[ "$(python3 "$REPORT" select --param k "$WORK/val-reversed.tsv" "$WORK/test.tsv" | sed -n 2p | cut -f2)" = 10 ] ||
+    fail "select depends on the row order"
+
+# The markdown of Table 4 labels the rows.
+tsv "name many medium few total" "cosine 90 80 20 70" "prototypes 85 85 40 72" >"$WORK/table4.tsv"
+python3 "$REPORT" table4 --ks "0 20 100" --selection "$WORK/selection.tsv" "$WORK/table4.tsv" >"$WORK/table4.md" ||
+    fail "table4 --selection"
+grep -q "| w^h(k=10), chosen on val | 79.0 | 63.0 | 34.0 | 70.5 |" "$WORK/table4.md" || fail "table4.md: the chosen row"
+grep -q "| oracle: w^h(k=100), best on test (not a result) |" "$WORK/table4.md" || fail "table4.md: the oracle row"
+
+# Aggregation: 3 seeds, a text key column besides the first, a nan.
+tsv "prototypes evaluated_on many total" "train test 10 50" "val test 20 60" >"$WORK/s0.tsv"
+tsv "prototypes evaluated_on many total" "train test 12 56" "val test nan 66" >"$WORK/s1.tsv"
+tsv "prototypes evaluated_on many total" "train test 14 59" "val test 24 63" >"$WORK/s2.tsv"
+python3 "$REPORT" aggregate "$WORK/s0.tsv" "$WORK/s1.tsv" "$WORK/s2.tsv" >"$WORK/mean.tsv" || fail "aggregate"
+# train row: many 10, 12, 14 -> 12 ± 2; total 50, 56, 59 -> 55 ± sqrt(21); val many: the two numbers.
+python3 - "$WORK/mean.tsv" <<'PY' || fail "aggregate: wrong mean or sd"
+import csv, math, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+assert list(rows[0]) == ["prototypes", "evaluated_on", "many", "total", "many_sd", "total_sd", "seeds"], list(rows[0])
+t, v = rows
+assert (t["prototypes"], t["evaluated_on"], t["seeds"]) == ("train", "test", "3")
+assert float(t["many"]) == 12 and abs(float(t["many_sd"]) - 2) < 1e-9
+assert abs(float(t["total"]) - 55) < 1e-9 and abs(float(t["total_sd"]) - math.sqrt(21)) < 1e-9
+assert float(v["many"]) == 22 and abs(float(v["many_sd"]) - math.sqrt(8)) < 1e-9, v
+PY
+# One seed: the means, empty sd.
+python3 "$REPORT" aggregate "$WORK/s0.tsv" | sed -n 2p | grep -qP '^train\ttest\t10\t50\t\t\t1$' || fail "aggregate of one seed"
+tsv "prototypes evaluated_on many total" "train test 10 50" >"$WORK/short.tsv"
+python3 "$REPORT" aggregate "$WORK/s0.tsv" "$WORK/short.tsv" >/dev/null 2>&1 && fail "aggregate of files with other rows"
+
+[ $failures -eq 0 ] || exit 1
+echo "ok: selection on val, aggregation over seeds"
