@@ -113,6 +113,18 @@ golden eval-predictions predictions.h5 -- lt-eval g/test.h5 wh5.h5 --predictions
 golden eval-old-classes -- lt-eval g/test.h5 g/clf_old.h5
 golden eval-bad -- lt-eval g/test.h5 g/train.h5
 
+golden eval-per-class -- lt-eval g/test.h5 wh5.h5 --per-class per-class.tsv --top5 --format tsv
+golden eval-per-class-tsv -- cat per-class.tsv
+golden eval-top-k predictions-k.h5 -- lt-eval g/test.h5 wh5.h5 --predictions predictions-k.h5 --top-k 3
+
+section "lt-adjust, lt-retrain"
+golden adjust tau0.5.h5 -- lt-adjust --classifier g/model.h5 -p 0.5 -o tau0.5.h5
+golden adjust-logit la1.h5 -- lt-adjust --classifier g/model.h5 -T 1 -o la1.h5
+golden adjust-eval -- lt-eval g/test.h5 g/model.h5 tau0.5.h5 la1.h5
+golden adjust-ensemble -- lt-adjust --classifier ensemble.h5 -p 1 -o bad.h5
+golden retrain ~crt.h5 -- lt-retrain g/train.h5 --classifier g/model.h5 --method crt --epochs 2 --threads 1 -o crt.h5
+golden retrain-usage -- lt-retrain g/train.h5 --classifier g/model.h5 --method nope -o lws.h5
+
 section "lt-compat, lt-project, lt-wordnet"
 golden compat-mismatch -- lt-compat --classifier g/model.h5 --protos protos.h5 --mismatch
 golden compat-sharpness -- lt-compat --classifier g/model.h5 --protos protos.h5 --sharpness
