@@ -130,11 +130,15 @@ def markdown_table(header, rows):
 
 
 def selection_label(row, param="k", chosen_values=None):
-    values = " (per seed: %s)" % ", ".join(chosen_values) if chosen_values and len(chosen_values) > 1 else ""
-    value = fmt(number(row[param]), 0 if chosen_values is None or len(chosen_values) < 2 else 1)
+    """One value when every seed chose it; otherwise the seeds' values (their
+    mean is no value anyone chose)."""
+    if chosen_values and len(set(chosen_values)) > 1:
+        name, values = param, " (per seed: %s)" % ", ".join(chosen_values)
+    else:
+        name, values = "%s=%s" % (param, chosen_values[0] if chosen_values else fmt(number(row[param]), 0)), ""
     if row["row"] == "chosen":
-        return "w^h(%s=%s), chosen on val%s" % (param, value, values)
-    return "oracle: w^h(%s=%s), best on test (not a result)%s" % (param, value, values)
+        return "w^h(%s), %s chosen on val%s" % (name, param, values) if values else "w^h(%s), chosen on val" % name
+    return "oracle: w^h(%s), best on test (not a result)%s" % (name, values)
 
 
 def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=None):

@@ -59,6 +59,48 @@ cp "$LT_STDOUT" "$WORK/together.tsv"
 } >"$WORK/apart.tsv"
 cmp -s "$WORK/together.tsv" "$WORK/apart.tsv" || fail "lt-eval of 3 files differs from 3 runs: $(diff "$WORK/together.tsv" "$WORK/apart.tsv")"
 
+section "lt-eval --attend scores the sweep's classifiers as the files do, without them"
+# Ranking and every output the same as lt-eval of the composed files: the
+# table, predictions with the best 3 and their probabilities, per-class.
+for grid in "-k 0,5,20" "-k 0,20 --tau 2.5,10" "-k 5 --continual"; do
+  read -r -a values <<<"$grid"
+  rm -f "$WORK"/sw-*.h5
+  expect_ok "${A[@]}" "${values[@]}" -o "$WORK/sw-{k}-{tau}.h5"
+  files=() names=()
+  for k in 0 5 20; do
+    for tau in 2.5 10; do
+      [[ -e $WORK/sw-$k-$tau.h5 ]] || continue
+      files+=("$WORK/sw-$k-$tau.h5")
+      names+=("k${k}t${tau}")
+    done
+  done
+  names=$(IFS=,; echo "${names[*]}")
+  O=(--format tsv --top5 --predictions "$WORK/pred-files.h5" --top-k 3 --per-class "$WORK/pc-files.tsv")
+  expect_ok lt-eval -q "$G/test.h5" "$G/clf.h5" "${files[@]}" --names "clf,$names" "${O[@]}"
+  cp "$LT_STDOUT" "$WORK/files.tsv"
+  O=(--format tsv --top5 --predictions "$WORK/pred-sweep.h5" --top-k 3 --per-class "$WORK/pc-sweep.tsv")
+  expect_ok lt-eval -q "$G/test.h5" "$G/clf.h5" --names clf,$names --attend "$G/clf.h5" --protos "$WORK/p.h5" "${values[@]}" "${O[@]}"
+  cmp -s "$WORK/files.tsv" "$LT_STDOUT" || fail "$grid: --attend's table differs: $(diff "$WORK/files.tsv" "$LT_STDOUT")"
+  cmp -s "$WORK/pc-files.tsv" "$WORK/pc-sweep.tsv" || fail "$grid: --attend's per-class accuracies differ"
+  "$PY" - "$WORK/pred-files.h5" "$WORK/pred-sweep.h5" <<'PY' || fail "$grid: --attend's predictions differ"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert np.array_equal(a["predictions"][:], b["predictions"][:])
+assert np.array_equal(a["top_class_ids"][:], b["top_class_ids"][:])
+assert np.abs(a["top_scores"][:] - b["top_scores"][:]).max() < 1e-5
+PY
+done
+# The default names say the value.
+expect_ok lt-eval -q "$G/test.h5" --attend "$G/clf.h5" --protos "$WORK/p.h5" -k 0,20 --format tsv
+[[ $(cut -f1 "$LT_STDOUT" | tr '\n' ' ') == "name k=0 k=20 " ]] || fail "default names: $(cut -f1 "$LT_STDOUT")"
+expect_fail 2 "nothing to evaluate" -- lt-eval "$G/test.h5"
+expect_fail 2 "--protos requires --attend" -- lt-eval "$G/test.h5" "$G/clf.h5" --protos "$WORK/p.h5"
+expect_fail 2 "-k requires --attend" -- lt-eval "$G/test.h5" "$G/clf.h5" -k 5
+expect_fail 2 "--attend requires --protos" -- lt-eval "$G/test.h5" --attend "$G/clf.h5"
+expect_fail 2 "--tau 40 is above 30" -- lt-eval "$G/test.h5" --attend "$G/clf.h5" --protos "$WORK/p.h5" --tau 40
+expect_fail 2 "--names gives 2 names for 3 classifiers" -- \
+  lt-eval "$G/test.h5" --attend "$G/clf.h5" --protos "$WORK/p.h5" -k 0,5,20 --names a,b
+
 section "usage errors: exit 2, one line, nothing written"
 expect_fail 2 "must contain \{k\}" "$WORK/u.h5" -- "${A[@]}" -k 0,5 -o "$WORK/u.h5"
 expect_fail 2 "must contain \{tau\}" "$WORK/u{k}.h5" -- "${A[@]}" -k 0 --tau 1,10 -o "$WORK/u{k}.h5"

@@ -149,12 +149,18 @@ void TopScorer::top_float32(QueryBlock& queries, const TopRequest& request, TopR
     const std::int64_t rows = queries.rows(), columns = count_;
     allocate(scores_, static_cast<std::size_t>(rows * columns), "a block of scores", kBlockHint);
     backend_.multiply_transposed(cosine_ ? queries.unit() : queries.raw(), rows, *operand_, scores_.data());
+    select_top(scores_.data(), rows, columns, bias_.empty() ? nullptr : bias_.data(), request, out);
+}
+
+void select_top(float* scores, std::int64_t rows, std::int64_t columns, const float* bias, const TopRequest& request,
+                TopResult& out) {
+    prepare(request, rows, out);
     parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
         TopSelector selector;
         std::vector<Ranked> best;
         for (std::int64_t r = begin; r < end; ++r) {
-            float* row = scores_.data() + r * columns;
-            if (!bias_.empty()) add(bias_.data(), columns, row);
+            float* row = scores + r * columns;
+            if (bias) add(bias, columns, row);
             const std::int8_t group = request.row_groups ? request.row_groups[r] : 0;
             selector.reset(request.k, 0);
             selector.scan(row, columns, 0, request.column_groups, group);

@@ -106,6 +106,12 @@ private:
     double largest_weight_norm_ = 0;
 };
 
+// The selection of TopScorer's float32 way on scores already computed:
+// rows x columns (plus bias[j] when given, added in place), the scores
+// themselves deciding (ties to the lower column).
+void select_top(float* scores, std::int64_t rows, std::int64_t columns, const float* bias, const TopRequest& request,
+                TopResult& out);
+
 // Whether the screen runs here: AVX512-BF16, and LT_BF16 is not 0.
 bool screen_available();
 

@@ -199,7 +199,8 @@ constexpr double kPrefixTauLimit = 30;
 // (where e_ij of a small S(k) could underflow) normalises per k instead.
 template <class T>
 void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::vector<std::int64_t>& ids,
-                     const Sweep& sweep, const math::Backend& backend, const RowSink& sink) {
+                     const Sweep& sweep, const math::Backend& backend, const RowSink& sink,
+                     const NormSink* kt_norms) {
     const std::int64_t dim = aligned.dim, rows = static_cast<std::int64_t>(ids.size());
     const std::int64_t width = static_cast<std::int64_t>(sources.ids.size());
     const bool from_w = query_is_w(sweep.mode);
@@ -216,6 +217,7 @@ void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::
 
     std::vector<T> queries, scores, alpha, transferred;
     std::vector<float> composed;
+    std::vector<double> norms(kt_norms ? static_cast<std::size_t>(block) : 0);
     math::allocate(queries, static_cast<std::size_t>(block * dim), "a block of attention queries", kBlockHint);
     math::allocate(scores, static_cast<std::size_t>(block * width), "a block of attention scores", kBlockHint);
     math::allocate(alpha, static_cast<std::size_t>(block * width), "a block of attention weights", kBlockHint);
@@ -232,8 +234,10 @@ void transfer_blocks(const Aligned& aligned, const Sources& sources, const std::
                     float* row = composed.data() + r * dim;
                     const T* kt = transferred.data() + r * dim;
                     for (std::int64_t d = 0; d < dim; ++d) row[d] = static_cast<float>(kt[d]);
+                    if (kt_norms) norms[r] = std::sqrt(math::dot(row, row, dim));
                 }
             });
+            if (kt_norms) (*kt_norms)(value, first, count, norms.data());
             math::normalize_rows(composed.data(), count, dim);
             math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
                 for (std::int64_t r = begin; r < end; ++r)
@@ -319,7 +323,7 @@ std::vector<double> parse_taus(const std::string& text) { return cli::parse_numb
 
 std::vector<Classifier> compose_sweep(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
                                       const math::Backend& backend, const RowSink& sink,
-                                      const std::vector<std::int64_t>* only) {
+                                      const std::vector<std::int64_t>* only, const NormSink* kt_norms) {
     check_sweep(sweep);
     const Aligned aligned = align(classifier, prototypes);
     const bool with_kt = has_term(sweep.terms, "kt");
@@ -365,8 +369,8 @@ std::vector<Classifier> compose_sweep(const Classifier& classifier, const Protot
         log::verbose("k = {}: {} source classes of {}", sweep.ks[i], sources.prefix[i], aligned.all.size());
     const bool in_double =
         *std::max_element(sweep.taus.begin(), sweep.taus.end()) > math::kFloatTauLimit;
-    if (in_double) transfer_blocks<double>(aligned, sources, ids, sweep, backend, sink);
-    else transfer_blocks<float>(aligned, sources, ids, sweep, backend, sink);
+    if (in_double) transfer_blocks<double>(aligned, sources, ids, sweep, backend, sink, kt_norms);
+    else transfer_blocks<float>(aligned, sources, ids, sweep, backend, sink, kt_norms);
     return described;
 }
 
@@ -403,6 +407,177 @@ Classifier compose(const Classifier& classifier, const Prototypes& prototypes, c
 Classifier compose_rows(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings,
                         const std::vector<std::int64_t>& class_ids, const math::Backend& backend) {
     return compose_in_memory(classifier, prototypes, settings, &class_ids, backend);
+}
+
+// ---------------------------------------------------------------- SweepScorer
+
+struct SweepScorer::State {
+    Aligned aligned;
+    std::vector<Classifier> described;
+    std::vector<std::int64_t> ids;   // output rows (classes), increasing
+    std::int64_t dim = 0, classes = 0, width = 0;
+    std::size_t taus = 1;
+    bool kt = false, p = false, w = false;
+    std::vector<std::int64_t> prefix;           // per k: |S(k)|
+    std::vector<std::size_t> by_prefix;         // the values of k by prefix size, smallest first
+    std::vector<float> kt_scale, term_scale;    // V x C: 1 / (|u_i| |r_i|) and 1 / |r_i|
+    std::vector<float> sources, p_rows, w_rows;  // S x D unit source rows, C x D unit p^ and w^ of the output rows
+    std::vector<std::vector<float>> weights;    // per tau: S x C, e_ij transposed
+    std::unique_ptr<math::Backend::Operand> sources_operand, p_operand, w_operand;
+    std::vector<std::unique_ptr<math::Backend::Operand>> weight_operands;
+    std::vector<float> products, p_products, w_products, running, scores;  // per block of feature rows
+    const math::Backend* backend = nullptr;
+};
+
+SweepScorer::SweepScorer(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
+                         const math::Backend& backend)
+    : state_(std::make_unique<State>()) {
+    State& st = *state_;
+    st.backend = &backend;
+    check_sweep(sweep);
+    for (double tau : sweep.taus)
+        if (tau > kPrefixTauLimit)
+            throw UsageError(fmt::format("--tau {} is above {}, the largest the sweep scores without composing", tau,
+                                         kPrefixTauLimit),
+                             "compose the classifiers with lt-attend -o and evaluate the files");
+    st.aligned = align(classifier, prototypes);
+    const Aligned& aligned = st.aligned;
+    st.ids = aligned.all.ids();
+    st.dim = aligned.dim;
+    st.classes = static_cast<std::int64_t>(st.ids.size());
+    st.taus = sweep.taus.size();
+    st.kt = has_term(sweep.terms, "kt");
+    st.p = has_term(sweep.terms, "p");
+    st.w = has_term(sweep.terms, "w");
+    const std::size_t values = sweep.size();
+    const auto cells = values * static_cast<std::size_t>(st.classes);
+    math::allocate(st.kt_scale, cells, "the sweep's scale factors", "");
+    math::allocate(st.term_scale, cells, "the sweep's scale factors", "");
+
+    // |u_i| from the transferred rows and |r_i| from the composed ones, as
+    // lt-attend makes them.
+    std::vector<double> kt_norm(cells, 1.0);
+    const RowSink rows_sink = [&](std::size_t v, std::int64_t first, std::int64_t rows, const float* composed) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const float* row = composed + r * st.dim;
+            const double norm = std::sqrt(math::dot(row, row, st.dim));
+            const auto at = v * static_cast<std::size_t>(st.classes) + static_cast<std::size_t>(first + r);
+            st.term_scale[at] = norm > 0 ? static_cast<float>(1 / norm) : 0.0f;
+            st.kt_scale[at] = norm > 0 && kt_norm[at] > 0 ? static_cast<float>(1 / (norm * kt_norm[at])) : 0.0f;
+        }
+    };
+    const NormSink norms_sink = [&](std::size_t v, std::int64_t first, std::int64_t rows, const double* norms) {
+        for (std::int64_t r = 0; r < rows; ++r)
+            kt_norm[v * static_cast<std::size_t>(st.classes) + static_cast<std::size_t>(first + r)] = norms[r];
+    };
+    st.described = compose_sweep(classifier, prototypes, sweep, backend, rows_sink, nullptr, &norms_sink);
+
+    const std::vector<std::int64_t>& ids = st.ids;
+    if (st.p) {
+        st.p_rows = gather<float>(aligned, ids, /*from_w=*/false);
+        st.p_operand = backend.keep(st.p_rows.data(), st.classes, st.dim);
+    }
+    if (st.w) {
+        st.w_rows = gather<float>(aligned, ids, /*from_w=*/true);
+        st.w_operand = backend.keep(st.w_rows.data(), st.classes, st.dim);
+    }
+    if (!st.kt) return;
+
+    // The weights e_ij = e^(tau (s_ij - max_j s_ij)) over all sources, as
+    // compose_sweep computes them, transposed: sources x classes.
+    const Sources sources = sources_of(aligned, sweep.mode, sweep.ks, /*by_count=*/true);
+    st.prefix = sources.prefix;
+    st.by_prefix.resize(sweep.ks.size());
+    std::iota(st.by_prefix.begin(), st.by_prefix.end(), 0);
+    std::stable_sort(st.by_prefix.begin(), st.by_prefix.end(),
+                     [&](std::size_t a, std::size_t b) { return st.prefix[a] < st.prefix[b]; });
+    st.width = static_cast<std::int64_t>(sources.ids.size());
+    st.sources = gather<float>(aligned, sources.ids, sources_are_w(sweep.mode));
+    st.sources_operand = backend.keep(st.sources.data(), st.width, st.dim);
+    const bool from_w = query_is_w(sweep.mode);
+    const std::int64_t block = block_rows(sweep.block_rows, st.width, sizeof(float), st.classes);
+    std::vector<float> queries, similarities, weights;
+    math::allocate(queries, static_cast<std::size_t>(block * st.dim), "a block of attention queries", kBlockHint);
+    math::allocate(similarities, static_cast<std::size_t>(block * st.width), "a block of attention scores", kBlockHint);
+    math::allocate(weights, static_cast<std::size_t>(block * st.width), "a block of attention weights", kBlockHint);
+    st.weights.resize(st.taus);
+    for (auto& transposed : st.weights)
+        math::allocate(transposed, static_cast<std::size_t>(st.width * st.classes), "the sweep's attention weights",
+                       "evaluate fewer --tau values at a time, or compose the classifiers with lt-attend -o");
+    for (std::int64_t first = 0; first < st.classes; first += block) {
+        const std::int64_t count = std::min(block, st.classes - first);
+        gather_into(aligned, ids.data() + first, count, from_w, queries.data());
+        backend.multiply_transposed(queries.data(), count, *st.sources_operand, similarities.data());
+        for (std::size_t t = 0; t < st.taus; ++t) {
+            float* transposed = st.weights[t].data();
+            math::parallel_for(count, 16, [&](std::int64_t begin, std::int64_t end) {
+                for (std::int64_t r = begin; r < end; ++r) {
+                    float* row = weights.data() + r * st.width;
+                    math::softmax_weights(similarities.data() + r * st.width, st.width, sweep.taus[t], row);
+                    for (std::int64_t j = 0; j < st.width; ++j) transposed[j * st.classes + first + r] = row[j];
+                }
+            });
+        }
+    }
+    for (auto& transposed : st.weights) st.weight_operands.push_back(backend.keep(transposed.data(), st.width, st.classes));
+}
+
+SweepScorer::~SweepScorer() = default;
+
+const std::vector<Classifier>& SweepScorer::classifiers() const { return state_->described; }
+
+std::int64_t SweepScorer::dim() const { return state_->dim; }
+
+void SweepScorer::score(const float* unit, std::int64_t rows, const std::function<void(std::size_t, float*)>& visit) {
+    State& st = *state_;
+    const math::Backend& backend = *st.backend;
+    const std::int64_t classes = st.classes;
+    const auto cells = static_cast<std::size_t>(rows * classes);
+    if (st.p) {
+        math::allocate(st.p_products, cells, "a block of prototype scores", kBlockHint);
+        backend.multiply_transposed(unit, rows, *st.p_operand, st.p_products.data());
+    }
+    if (st.w) {
+        math::allocate(st.w_products, cells, "a block of classifier scores", kBlockHint);
+        backend.multiply_transposed(unit, rows, *st.w_operand, st.w_products.data());
+    }
+    math::allocate(st.scores, cells, "a block of scores", kBlockHint);
+    // scores = running * kt_scale + (p + w products) * term_scale, per value.
+    auto emit = [&](std::size_t v) {
+        const float* kt_scale = st.kt_scale.data() + v * static_cast<std::size_t>(classes);
+        const float* term_scale = st.term_scale.data() + v * static_cast<std::size_t>(classes);
+        math::parallel_for(rows, 16, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t r = begin; r < end; ++r) {
+                float* out = st.scores.data() + r * classes;
+                const float* kt = st.kt ? st.running.data() + r * classes : nullptr;
+                const float* p = st.p ? st.p_products.data() + r * classes : nullptr;
+                const float* w = st.w ? st.w_products.data() + r * classes : nullptr;
+                for (std::int64_t i = 0; i < classes; ++i) {
+                    const float terms = (p ? p[i] : 0.0f) + (w ? w[i] : 0.0f);
+                    out[i] = (kt ? kt[i] * kt_scale[i] : 0.0f) + terms * term_scale[i];
+                }
+            }
+        });
+        visit(v, st.scores.data());
+    };
+    if (!st.kt) {
+        for (std::size_t v = 0; v < st.described.size(); ++v) emit(v);
+        return;
+    }
+    math::allocate(st.products, static_cast<std::size_t>(rows * st.width), "a block of source scores", kBlockHint);
+    math::allocate(st.running, cells, "a block of transferred scores", kBlockHint);
+    backend.multiply_transposed(unit, rows, *st.sources_operand, st.products.data());
+    for (std::size_t t = 0; t < st.taus; ++t) {
+        std::int64_t done = 0;  // sources summed so far
+        for (std::size_t k : st.by_prefix) {
+            const std::int64_t prefix = st.prefix[k];
+            if (prefix > done)
+                backend.multiply(st.products.data() + done, st.width, rows, done, prefix - done,
+                                 *st.weight_operands[t], st.running.data(), /*accumulate=*/done > 0);
+            done = prefix;
+            emit(k * st.taus + t);
+        }
+    }
 }
 
 void top_attention(const Classifier& classifier, const Prototypes& prototypes, const Settings& settings,
@@ -503,40 +678,53 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--protos", protos, "Prototypes file (lt-protos); '-' = stdin")->required()->type_name("FILE");
     output.add_to(app, "Composed classifier to write ('-' = stdout); with several -k or --tau values a pattern "
                        "with {k} and/or {tau}");
-    app.add_option("-k", ks, "Source classes are those with more than K training samples; a list K,K,... "
-                             "writes one classifier per value")
-        ->type_name("K[,K...]")
-        ->capture_default_str();
-    app.add_option("--tau", taus, "Attention temperature (a multiplier of the cosine); a list T,T,... as for -k")
-        ->type_name("T[,T...]")
-        ->capture_default_str();
-    app.add_option("--mode", mode, "Query and key/value roles: prototype->classifier, ...")
-        ->check(CLI::IsMember({"p2w", "w2p", "w2w", "p2p"}))
-        ->capture_default_str();
-    auto* terms_option = app.add_option("--terms", terms, "Unit vectors summed per class: subset of kt,p,w (Eq. 7)")
-                             ->capture_default_str();
-    app.add_flag("--continual", continual, "Same as --terms kt,p (Eq. 9): also builds rows for new classes")
-        ->excludes(terms_option);
+    values.add_to(app);
     app.add_option("--block-rows", block_rows, "Classes composed at a time (0 = as many as 64 MiB of scores hold)")
         ->check(cli::NonNegative)
         ->type_name("N")
         ->capture_default_str();
 }
 
+std::vector<CLI::Option*> SweepOptions::add_to(CLI::App& app) {
+    std::vector<CLI::Option*> added;
+    added.push_back(app.add_option("-k", ks, "Source classes are those with more than K training samples; a list "
+                                             "K,K,... gives one classifier per value")
+                        ->type_name("K[,K...]")
+                        ->capture_default_str());
+    added.push_back(
+        app.add_option("--tau", taus, "Attention temperature (a multiplier of the cosine); a list T,T,... as for -k")
+            ->type_name("T[,T...]")
+            ->capture_default_str());
+    added.push_back(app.add_option("--mode", mode, "Query and key/value roles: prototype->classifier, ...")
+                        ->check(CLI::IsMember({"p2w", "w2p", "w2w", "p2p"}))
+                        ->capture_default_str());
+    auto* terms_option = app.add_option("--terms", terms, "Unit vectors summed per class: subset of kt,p,w (Eq. 7)")
+                             ->capture_default_str();
+    added.push_back(terms_option);
+    added.push_back(app.add_flag("--continual", continual, "Same as --terms kt,p (Eq. 9): also builds rows for new classes")
+                        ->excludes(terms_option));
+    return added;
+}
+
+Sweep SweepOptions::sweep(std::int64_t block_rows) const {
+    Sweep sweep;
+    sweep.ks = parse_ks(ks);
+    sweep.taus = parse_taus(taus);
+    sweep.mode = mode;
+    sweep.terms = parse_terms(continual ? "kt,p" : terms);
+    sweep.block_rows = block_rows;
+    check_sweep(sweep);
+    return sweep;
+}
+
 void run(const Options& options, const Compute& compute) {
     const math::Backend& backend = math::use(compute);
     if (options.classifier == "-" && options.protos == "-")
         throw UsageError("--classifier and --protos cannot both be read from stdin");
-    Sweep sweep;
-    sweep.ks = parse_ks(options.ks);
-    sweep.taus = parse_taus(options.taus);
-    sweep.mode = options.mode;
-    sweep.terms = parse_terms(options.continual ? "kt,p" : options.terms);
-    sweep.block_rows = options.block_rows;
+    const Sweep sweep = options.values.sweep(options.block_rows);
     const std::string& pattern = options.output.path;
     cli::require_placeholder(pattern, "{k}", sweep.ks.size(), "-k", "wh{k}.h5");
     cli::require_placeholder(pattern, "{tau}", sweep.taus.size(), "--tau", "wh{k}-tau{tau}.h5");
-    check_sweep(sweep);
 
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-attend");

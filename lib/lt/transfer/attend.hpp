@@ -55,9 +55,52 @@ std::vector<double> parse_taus(const std::string& text);
 // composition).
 using RowSink =
     std::function<void(std::size_t value, std::int64_t first, std::int64_t rows, const float* values)>;
+// With the kt term, kt_norms (when given) receives the same rows' |sum_j
+// e_ij v^_j| (the transferred rows before they are normalised, with the
+// weights e_ij unnormalised as the sweep computes them).
+using NormSink =
+    std::function<void(std::size_t value, std::int64_t first, std::int64_t rows, const double* norms)>;
 std::vector<Classifier> compose_sweep(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
                                       const math::Backend& backend, const RowSink& sink,
-                                      const std::vector<std::int64_t>* only = nullptr);
+                                      const std::vector<std::int64_t>* only = nullptr,
+                                      const NormSink* kt_norms = nullptr);
+
+// The cosines of feature rows with every composed classifier of a sweep,
+// without composing them (lt-eval --attend). For a unit row x, with
+// r_i = u_i/|u_i| + p^_i + w^_i (the chosen terms) and u_i = sum over S(k)
+// of e_ij v^_j,
+//   x . r_i / |r_i| = (x . u_i / |u_i| + x . p^_i + x . w^_i) / |r_i|,
+// and x . u_i = sum_j e_ij (x . v^_j) is a running sum over the sources
+// between consecutive S(k), as compose_sweep sums them. Per block of B rows
+// that is one B x S x D product with the sources, B x C x D for each of the
+// p and w terms and B x S x C per tau, where scoring the composed
+// classifiers takes B x C x D per value. Holds the C x S weights e_ij of
+// every tau (so a sweep over C classes and S sources needs 4 C S bytes per
+// tau) and 2 V C scale factors; taus up to 30 (beyond, the unnormalised
+// weights could underflow: compose the classifiers with lt-attend -o).
+// The scores agree with those of the composed rows to float32 rounding.
+class SweepScorer {
+public:
+    SweepScorer(const Classifier& classifier, const Prototypes& prototypes, const Sweep& sweep,
+                const math::Backend& backend);
+    ~SweepScorer();
+    SweepScorer(const SweepScorer&) = delete;
+    SweepScorer& operator=(const SweepScorer&) = delete;
+
+    // One per value (k slowest), as compose_sweep describes them: class
+    // ids, counts, scale, composition; no weights.
+    const std::vector<Classifier>& classifiers() const;
+    std::int64_t dim() const;
+    // unit: rows x dim() feature rows at unit length. visit(v, scores) is
+    // called once per value, in no particular order, with the rows x C
+    // cosines of value v (C = classifiers()[v].class_ids.size()), which it
+    // may overwrite.
+    void score(const float* unit, std::int64_t rows, const std::function<void(std::size_t, float*)>& visit);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 // Composes a cosine classifier with one row per class of the classifier or
 // the prototypes, in increasing class id order. Classes that have only a
@@ -82,9 +125,19 @@ void top_attention(const Classifier& classifier, const Prototypes& prototypes, c
                    std::int64_t count, const std::function<void(const Neighbours&)>& visit,
                    const std::vector<std::int64_t>* only = nullptr, std::int64_t block_rows = 0);
 
-struct Options {
-    std::string classifier, protos, terms = "kt,p,w", ks = "0", taus = "10", mode = "p2w";
+// The options that define a sweep's classifiers (-k, --tau, --mode, --terms,
+// --continual), shared by lt-attend and lt-eval --attend.
+struct SweepOptions {
+    std::string terms = "kt,p,w", ks = "0", taus = "10", mode = "p2w";
     bool continual = false;
+    // Registers the options; returns them (for CLI11's needs()).
+    std::vector<CLI::Option*> add_to(CLI::App& app);
+    Sweep sweep(std::int64_t block_rows) const;  // parsed and checked
+};
+
+struct Options {
+    std::string classifier, protos;
+    SweepOptions values;
     std::int64_t block_rows = 0;
     cli::OutputOption output;
     void add_to(CLI::App& app);

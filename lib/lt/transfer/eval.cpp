@@ -55,10 +55,12 @@ std::vector<float> score_bias(const Classifier& member) {
 // probabilities, in member 0's class order.
 class SetScorer {
 public:
-    SetScorer(const ClassifierSet& set, const Settings& settings, const math::Backend& backend, std::int64_t dim)
+    // scored_elsewhere: only the set's columns and groups (a value of Settings::sweep).
+    SetScorer(const ClassifierSet& set, const Settings& settings, const math::Backend& backend, std::int64_t dim,
+              bool scored_elsewhere = false)
         : backend_(backend) {
         const Classifier& first = set.members.front();
-        if (first.weights.cols != dim)
+        if (!scored_elsewhere && first.weights.cols != dim)
             throw Error(fmt::format("dimension mismatch: the features have dimension {}, {} has {}", dim, set.source,
                                     first.weights.cols));
         columns_ = ClassIndex(first.class_ids);
@@ -70,9 +72,10 @@ public:
         }
         for (auto id : first.class_ids) column_groups_.push_back(group_of(training_counts_, settings.groups, id));
         probabilities_ = settings.probabilities;
+        softmax_scale_ = first.kind == "cosine" ? first.scale : 1.0;
+        if (scored_elsewhere) return;
         if (set.members.size() == 1) {
             // logit = s (g cos + b / s) for a cosine classifier, f w + b for a linear one
-            softmax_scale_ = first.kind == "cosine" ? first.scale : 1.0;
             const std::vector<float> bias = score_bias(first);
             single_ = std::make_unique<math::TopScorer>(
                 first.weights.values.data(), first.weights.rows, dim, first.kind == "cosine",
@@ -104,7 +107,15 @@ public:
         }
     }
 
+    // The probabilities of the best columns, from their scores and the rows' normalisers.
+    static void softmax_of_best(const math::TopResult& out, double scale, std::vector<double>& probabilities) {
+        probabilities.resize(out.values.size());
+        for (std::size_t i = 0; i < out.values.size(); ++i)
+            probabilities[i] = std::exp(scale * out.values[i] - out.log_normalizer[i / static_cast<std::size_t>(out.k)]);
+    }
+
     const ClassIndex& columns() const { return columns_; }
+    double softmax_scale() const { return softmax_scale_; }
     const std::map<std::int64_t, std::int64_t>& training_counts() const { return training_counts_; }
     const std::int8_t* column_groups() const { return column_groups_.data(); }
 
@@ -114,12 +125,7 @@ public:
         if (single_) {
             if (probabilities_) request.softmax_scale = softmax_scale_;
             single_->top(block, request, out);
-            if (probabilities_) {
-                probabilities.resize(out.values.size());
-                for (std::size_t i = 0; i < out.values.size(); ++i)
-                    probabilities[i] = std::exp(softmax_scale_ * out.values[i] -
-                                                out.log_normalizer[i / static_cast<std::size_t>(out.k)]);
-            }
+            if (probabilities_) softmax_of_best(out, softmax_scale_, probabilities);
             return;
         }
         // Mean of softmax probabilities; the selection then runs on them.
@@ -192,10 +198,14 @@ private:
     std::vector<float> logits_, mean_;
 };
 
-std::int64_t automatic_block_rows(const std::vector<ClassifierSet>& classifiers) {
+std::int64_t automatic_block_rows(const std::vector<ClassifierSet>& classifiers, bool swept) {
     std::int64_t widest = 1;
-    for (const auto& set : classifiers)
-        widest = std::max(widest, set.members.front().weights.rows * (set.members.size() > 1 ? 2 : 1));
+    for (const auto& set : classifiers) {
+        const Classifier& first = set.members.front();
+        widest = std::max(widest, first.weights.rows * (set.members.size() > 1 ? 2 : 1));
+        // a sweep holds 5 block x C scores (its products, the running sums, the scores)
+        if (swept) widest = std::max(widest, 5 * static_cast<std::int64_t>(first.class_ids.size()));
+    }
     return std::clamp<std::int64_t>(kScoreBytes / (4 * widest), 256, 4096);
 }
 
@@ -299,15 +309,23 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
                 throw Error(fmt::format("test label {} has no training count in {}", label, settings.counts_source),
                             "the counts file must cover every class of the test set");
 
+    const std::size_t swept = settings.sweep ? settings.sweep->classifiers().size() : 0;
+    const std::size_t first_swept = classifiers.size() - swept;
+    if (settings.sweep && settings.sweep->dim() != dim)
+        throw Error(fmt::format("dimension mismatch: the features have dimension {}, the sweep's inputs {}", dim,
+                                settings.sweep->dim()));
     std::vector<std::unique_ptr<SetScorer>> scorers;
     std::vector<ClassIndex> columns;
-    for (const auto& set : classifiers) {
-        scorers.push_back(std::make_unique<SetScorer>(set, settings, backend, dim));
+    for (std::size_t s = 0; s < classifiers.size(); ++s) {
+        scorers.push_back(std::make_unique<SetScorer>(classifiers[s], settings, backend, dim, s >= first_swept));
         columns.push_back(scorers.back()->columns());
     }
     visitor.start(columns);
+    // Every value of the sweep has the same columns: one request for all.
+    std::vector<math::TopResult> swept_results(swept);
+    std::vector<std::vector<double>> swept_probabilities(swept);
 
-    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows : automatic_block_rows(classifiers);
+    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows : automatic_block_rows(classifiers, settings.sweep != nullptr);
     std::vector<float> buffer;
     math::allocate(buffer, static_cast<std::size_t>(std::min(block, rows) * dim), "a block of features", kBlockHint);
     std::vector<std::int64_t> label_columns;
@@ -318,6 +336,22 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
     math::TopRequest request;
     request.k = std::max(1, settings.top_k);
     request.exact_values = false;  // the accuracies need the ranking only
+    // Each sample of a block, as set s ranked it, to the visitor.
+    const auto visit_block = [&](std::size_t s, std::int64_t start, std::int64_t count, const math::TopResult& ranked,
+                                 const std::vector<double>& ranked_probabilities) {
+        Sample sample;
+        sample.top_count = ranked.k;
+        for (std::int64_t r = 0; r < count; ++r) {
+            sample.row = start + r;
+            sample.label = labels[static_cast<std::size_t>(start + r)];
+            sample.label_column = label_columns[r];
+            sample.top = ranked.columns.data() + r * ranked.k;
+            sample.top_scores = ranked.values.data() + r * ranked.k;
+            sample.top_probabilities = settings.probabilities ? ranked_probabilities.data() + r * ranked.k : nullptr;
+            sample.label_rank = ranked.label_rank[r];
+            visitor.visit(s, sample);
+        }
+    };
     Progress progress("evaluating", rows, "rows");
     for (std::int64_t first = 0; first < rows; first += block) {
         const std::int64_t count = std::min(block, rows - first);
@@ -325,6 +359,10 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
         queries.assign(buffer.data(), count, dim);  // one normalisation for every set
         for (std::size_t s = 0; s < scorers.size(); ++s) {
             SetScorer& scorer = *scorers[s];
+            if (s > first_swept) {  // the same request as the first value's, already answered
+                visit_block(s, first, count, swept_results[s - first_swept], swept_probabilities[s - first_swept]);
+                continue;
+            }
             label_columns.resize(static_cast<std::size_t>(count));
             for (std::int64_t r = 0; r < count; ++r) {
                 const std::int64_t label = labels[static_cast<std::size_t>(first + r)];
@@ -341,19 +379,19 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
                 request.column_groups = scorer.column_groups();
                 request.row_groups = row_groups.data();
             }
-            scorer.top(queries, request, result, probabilities);
-            Sample sample;
-            sample.top_count = result.k;
-            for (std::int64_t r = 0; r < count; ++r) {
-                sample.row = first + r;
-                sample.label = labels[static_cast<std::size_t>(first + r)];
-                sample.label_column = label_columns[r];
-                sample.top = result.columns.data() + r * result.k;
-                sample.top_scores = result.values.data() + r * result.k;
-                sample.top_probabilities = settings.probabilities ? probabilities.data() + r * result.k : nullptr;
-                sample.label_rank = result.label_rank[r];
-                visitor.visit(s, sample);
+            if (s < first_swept) {
+                scorer.top(queries, request, result, probabilities);
+                visit_block(s, first, count, result, probabilities);
+                continue;
             }
+            if (settings.probabilities) request.softmax_scale = scorer.softmax_scale();
+            settings.sweep->score(queries.unit(), count, [&](std::size_t v, float* scores) {
+                math::select_top(scores, count, scorer.columns().size(), nullptr, request, swept_results[v]);
+                if (settings.probabilities)
+                    SetScorer::softmax_of_best(swept_results[v], scorer.softmax_scale(), swept_probabilities[v]);
+            });
+            request.softmax_scale = 0;
+            visit_block(s, first, count, swept_results[0], swept_probabilities[0]);
         }
         progress.advance(count);
     }
@@ -662,9 +700,17 @@ CustomGroups read_custom_groups(const std::string& path) {
 void Options::add_to(CLI::App& app) {
     app.add_option("features", features, "Test features file ('-' = stdin)")->required()->type_name("FEATS.h5");
     app.add_option("classifiers", classifiers, "Classifier, ensemble, prototypes or model files")
-        ->required()
-        ->expected(1, -1)
+        ->expected(0, -1)
         ->type_name("CLASSIFIER.h5");
+    auto* attend_option =
+        app.add_option("--attend", attend,
+                       "Also the classifiers lt-attend composes from this classifier or model file and --protos, "
+                       "one per -k/--tau value, scored without composing them")
+            ->type_name("FILE");
+    auto* protos_option =
+        app.add_option("--protos", protos, "With --attend: the prototypes file")->type_name("FILE")->needs(attend_option);
+    attend_option->needs(protos_option);
+    for (CLI::Option* option : values.add_to(app)) option->needs(attend_option);
     app.add_option("--counts", counts,
                    "File whose class counts define the groups (prototypes, classifier, model or train features)")
         ->type_name("FILE");
@@ -760,8 +806,11 @@ void check_custom_groups(const CustomGroups& custom, const std::string& path, co
 
 void run(const Options& options, const Compute& compute) {
     math::use(compute);
+    if (options.classifiers.empty() && options.attend.empty())
+        throw UsageError("nothing to evaluate: give classifier files or --attend CLF.h5 --protos P.h5");
     std::vector<std::string> inputs = options.classifiers;
     inputs.push_back(options.features);
+    if (!options.attend.empty()) inputs.insert(inputs.end(), {options.attend, options.protos});
     if (!options.counts.empty()) inputs.push_back(options.counts);
     if (std::count(inputs.begin(), inputs.end(), "-") > 1) throw UsageError("only one input can be read from stdin");
     for (const auto& [option, path] : {std::pair<const char*, const std::string&>{"--predictions", options.predictions},
@@ -771,12 +820,14 @@ void run(const Options& options, const Compute& compute) {
     if (options.top_k > 0 && options.predictions.empty())
         throw UsageError("--top-k needs --predictions OUT.h5, where the best classes are written");
     options.settings.groups.check();
+    std::optional<attend::Sweep> sweep;
+    if (!options.attend.empty()) sweep = options.values.sweep(options.settings.block_rows);
+    const std::size_t named = options.classifiers.size() + (sweep ? sweep->size() : 0);
     std::vector<std::string> names;
     if (!options.names.empty()) {
         names = split_names(options.names);
-        if (names.size() != options.classifiers.size())
-            throw UsageError(fmt::format("--names gives {} names for {} classifiers", names.size(),
-                                         options.classifiers.size()));
+        if (names.size() != named)
+            throw UsageError(fmt::format("--names gives {} names for {} classifiers", names.size(), named));
     }
 
     Settings settings = options.settings;
@@ -798,10 +849,34 @@ void run(const Options& options, const Compute& compute) {
         h5::InputFile file(options.classifiers[i]);
         classifiers.push_back(read_classifier_set(file));
         classifiers.back().source = names.empty() ? base_name(options.classifiers[i]) : names[i];
-        const auto classes = static_cast<int>(classifiers.back().members.front().class_ids.size());
+    }
+    std::unique_ptr<attend::SweepScorer> sweep_scorer;
+    if (sweep) {
+        h5::InputFile classifier_file(options.attend);
+        const Classifier classifier = read_single_classifier(classifier_file, "lt-eval --attend");
+        if (classifier.extended())
+            log::warn("{}: its per-class scales and bias are not carried into the composed rows", options.attend);
+        h5::InputFile prototypes_file(options.protos);
+        const Prototypes prototypes = read_prototypes(prototypes_file);
+        sweep_scorer = std::make_unique<attend::SweepScorer>(classifier, prototypes, *sweep, math::use(compute));
+        for (std::size_t v = 0; v < sweep->size(); ++v) {
+            const attend::Settings value = sweep->at(v);
+            ClassifierSet set;
+            set.members.push_back(sweep_scorer->classifiers()[v]);
+            const std::size_t i = options.classifiers.size() + v;
+            std::string name;
+            if (sweep->ks.size() > 1 || sweep->taus.size() == 1) name = fmt::format("k={}", value.k);
+            if (sweep->taus.size() > 1) name += fmt::format("{}tau={}", name.empty() ? "" : " ", cli::pattern_value(value.tau));
+            set.source = names.empty() ? name : names[i];
+            classifiers.push_back(std::move(set));
+        }
+        settings.sweep = sweep_scorer.get();
+    }
+    for (const auto& set : classifiers) {
+        const auto classes = static_cast<int>(set.members.front().class_ids.size());
         if (options.top_k > classes)
             throw UsageError(fmt::format("--top-k {} is more than the {} classes of {}", options.top_k, classes,
-                                         classifiers.back().source),
+                                         set.source),
                              fmt::format("use --top-k {} or less", classes));
     }
     const auto& labels = features.labels();

@@ -21,6 +21,7 @@
 #include "lt/cli/cli.hpp"
 #include "lt/io/schema.hpp"
 #include "lt/math/scorer.hpp"
+#include "lt/transfer/attend.hpp"
 
 #include <map>
 #include <optional>
@@ -50,6 +51,10 @@ struct Settings {
     // every score).
     bool probabilities = false;
     CustomGroups custom;  // --groups, beside many / medium / few
+    // The composed classifiers of a sweep, scored without composing them
+    // (--attend): the last classifiers().size() sets are its values,
+    // described by its classifiers().
+    attend::SweepScorer* sweep = nullptr;
 };
 
 // One sample as scored by one classifier set.
@@ -157,6 +162,9 @@ CustomGroups read_custom_groups(const std::string& path);
 struct Options {
     std::string features, counts, format = "table", names, predictions, per_class, confusion, groups, class_names;
     std::vector<std::string> classifiers;
+    // --attend CLF --protos P: also the classifiers lt-attend would compose, scored without composing them
+    std::string attend, protos;
+    attend::SweepOptions values;
     int top_k = 0;
     bool top5 = false;
     double confusion_max_gib = 4;

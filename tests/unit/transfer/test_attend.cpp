@@ -258,3 +258,82 @@ TEST_CASE("sweep values are parsed, and repeats refused") {
     CHECK(lt::attend::output_path("wh{k}-{tau}.h5", 20, 0.5) == "wh20-0.5.h5");
     CHECK(lt::attend::output_path("{k}/{k}.h5", 3, 10) == "3/3.h5");
 }
+
+namespace {
+
+// Cosines of unit rows x with the rows of a composed classifier, in double.
+std::vector<double> cosines(const std::vector<float>& x, std::int64_t rows, const Classifier& composed) {
+    const std::int64_t dim = composed.weights.cols, classes = composed.weights.rows;
+    std::vector<double> out(static_cast<std::size_t>(rows * classes));
+    for (std::int64_t c = 0; c < classes; ++c) {
+        const float* w = composed.weights.row(c);
+        double norm = 0;
+        for (std::int64_t d = 0; d < dim; ++d) norm += double(w[d]) * w[d];
+        for (std::int64_t r = 0; r < rows; ++r) {
+            double dot = 0;
+            for (std::int64_t d = 0; d < dim; ++d) dot += double(x[r * dim + d]) * w[d];
+            out[r * classes + c] = dot / std::sqrt(norm);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("SweepScorer scores every value as its composed classifier does") {
+    Classifier classifier;
+    Prototypes prototypes;
+    random_inputs(classifier, prototypes);
+    // A new class 40, with a prototype only (for the continual terms).
+    prototypes.prototypes.values.insert(prototypes.prototypes.values.end(), {1, -1, 0, 2, 0, 0, 1, 0});
+    prototypes.prototypes.rows = 41;
+    prototypes.class_ids.push_back(40);
+    prototypes.counts.push_back(3);
+    std::mt19937 generator(11);
+    std::normal_distribution<float> normal;
+    const std::int64_t rows = 13, dim = 8;
+    std::vector<float> x(rows * dim);
+    for (auto& v : x) v = normal(generator);
+    for (std::int64_t r = 0; r < rows; ++r) {
+        double norm = 0;
+        for (std::int64_t d = 0; d < dim; ++d) norm += double(x[r * dim + d]) * x[r * dim + d];
+        for (std::int64_t d = 0; d < dim; ++d) x[r * dim + d] = static_cast<float>(x[r * dim + d] / std::sqrt(norm));
+    }
+    struct Case {
+        std::string mode;
+        std::vector<std::string> terms;
+        bool with_new_class;
+    };
+    for (const Case& c : {Case{"p2w", {"kt", "p", "w"}, false}, Case{"w2p", {"kt", "w"}, false},
+                          Case{"p2p", {"kt", "p"}, true}, Case{"p2w", {"p", "w"}, false}}) {
+        CAPTURE(c.mode);
+        Prototypes used = prototypes;
+        if (!c.with_new_class) {
+            used.prototypes.values.resize(40 * 8);
+            used.prototypes.rows = 40;
+            used.class_ids.pop_back();
+            used.counts.pop_back();
+        }
+        lt::attend::Sweep sweep;
+        sweep.ks = {20, 0, 5};
+        sweep.taus = {10, 2.5};
+        sweep.mode = c.mode;
+        sweep.terms = c.terms;
+        sweep.block_rows = 7;
+        lt::attend::SweepScorer scorer(classifier, used, sweep, lt::math::cpu_backend());
+        REQUIRE(scorer.classifiers().size() == sweep.size());
+        std::vector<int> seen(sweep.size(), 0);
+        scorer.score(x.data(), rows, [&](std::size_t v, float* scores) {
+            ++seen[v];
+            const Classifier composed = lt::attend::compose(classifier, used, sweep.at(v));
+            CHECK(scorer.classifiers()[v].class_ids == composed.class_ids);
+            CHECK(scorer.classifiers()[v].composition.at("k") == std::to_string(sweep.at(v).k));
+            const std::vector<double> expected = cosines(x, rows, composed);
+            for (std::size_t i = 0; i < expected.size(); ++i) CHECK(scores[i] == doctest::Approx(expected[i]).epsilon(1e-5));
+        });
+        for (int count : seen) CHECK(count == 1);
+    }
+    lt::attend::Sweep hot;
+    hot.taus = {31};
+    CHECK_THROWS_AS(lt::attend::SweepScorer(classifier, prototypes, hot, lt::math::cpu_backend()), lt::UsageError);
+}
