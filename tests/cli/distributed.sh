@@ -196,7 +196,10 @@ one, synced, per_rank = (h5py.File(p, "r")["backbone"] for p in sys.argv[1:])
 keys = [k for k in one if "running" in k]
 gap = lambda f: max(np.abs(f[k][()] - one[k][()]).max() / max(np.abs(one[k][()]).max(), 1e-6) for k in keys)
 print(f"  running statistics, relative to one process: --sync-bn {gap(synced):.2g}, per process {gap(per_rank):.2g}")
-assert gap(synced) < 1e-4 and gap(per_rank) > 1e-3
+# --sync-bn's variance comes from the ranks' sums of x and x^2, one
+# process's from its own kernel (NHWC: another summation order): float32
+# rounding of order 1e-4; per-rank statistics are two orders further.
+assert gap(synced) < 1e-3 and gap(per_rank) > 1e-2
 assert h5py.File(sys.argv[2], "r")["train_state"].attrs["batch_norm_batch"] == 128
 PY
 

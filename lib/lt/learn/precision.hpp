@@ -1,8 +1,8 @@
 // How lt-train and lt-extract run their networks on a device: mixed
 // precision (--amp), TF32 (--no-tf32), cuDNN's autotuning and determinism
-// (--deterministic), channels_last memory on CUDA, and page-locked host
-// memory for the batches copied to a GPU. The CPU default (no --amp) is
-// untouched: float32, contiguous NCHW, heap memory.
+// (--deterministic), channels_last memory (NHWC convolutions, on the CPU as
+// on CUDA), and page-locked host memory for the batches copied to a GPU.
+// The CPU default (no --amp) computes in float32, deterministically.
 //
 //   const precision::Settings settings = precision::configure(compute, device);
 //   precision::prepare(*model, settings);            // once, after model->to(device)
@@ -33,7 +33,7 @@ struct Settings {
     bool autocast = false;                      // --amp bf16 | fp16
     at::ScalarType lower = at::kBFloat16;       // autocast's type
     bool loss_scaling = false;                  // fp16: gradients underflow without it
-    bool channels_last = false;                 // NHWC convolutions (CUDA: faster with cuDNN)
+    bool channels_last = true;                  // NHWC convolutions (faster with cuDNN and oneDNN)
 };
 
 // Checks --amp against device (fp16 needs cuda: UsageError) and sets the

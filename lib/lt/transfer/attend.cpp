@@ -667,6 +667,17 @@ void top_attention(const Classifier& classifier, const Prototypes& prototypes, c
     }
 }
 
+Inputs read_inputs(const std::string& classifier, const std::string& protos, const std::string& reader) {
+    Inputs inputs;
+    h5::InputFile classifier_file(classifier);
+    inputs.classifier = read_single_classifier(classifier_file, reader);
+    if (inputs.classifier.extended())
+        log::warn("{}: its per-class scales and bias are not carried into the composed rows", classifier);
+    h5::InputFile prototypes_file(protos);
+    inputs.prototypes = read_prototypes(prototypes_file);
+    return inputs;
+}
+
 std::string output_path(const std::string& pattern, std::int64_t k, double tau) {
     return cli::fill_pattern(pattern, {{"{k}", std::to_string(k)}, {"{tau}", cli::pattern_value(tau)}});
 }
@@ -726,14 +737,9 @@ void run(const Options& options, const Compute& compute) {
     cli::require_placeholder(pattern, "{k}", sweep.ks.size(), "-k", "wh{k}.h5");
     cli::require_placeholder(pattern, "{tau}", sweep.taus.size(), "--tau", "wh{k}-tau{tau}.h5");
 
-    h5::InputFile classifier_file(options.classifier);
-    const Classifier classifier = read_single_classifier(classifier_file, "lt-attend");
-    // Attention works on the rows' directions: per-class scales and a bias (lt-adjust, LWS) have no place there.
-    if (classifier.extended())
-        log::warn("{}: its per-class scales and bias are not carried into the composed rows", options.classifier);
-    h5::InputFile prototypes_file(options.protos);
-    const Prototypes prototypes = read_prototypes(prototypes_file);
-
+    const Inputs inputs = read_inputs(options.classifier, options.protos, "lt-attend");
+    const Classifier& classifier = inputs.classifier;
+    const Prototypes& prototypes = inputs.prototypes;
     // Every output is built at once, in its temporary file, and renamed into
     // place only when all are complete.
     std::vector<std::unique_ptr<h5::OutputFile>> outputs;

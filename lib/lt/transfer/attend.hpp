@@ -143,6 +143,16 @@ struct Options {
     void add_to(CLI::App& app);
 };
 
+// What a composition reads: one classifier (of a classifier or model file;
+// its per-class scales and bias, which have no place in the attention over
+// the rows' directions, are dropped with a warning) and the prototypes.
+// reader names the caller in messages.
+struct Inputs {
+    Classifier classifier;
+    Prototypes prototypes;
+};
+Inputs read_inputs(const std::string& classifier, const std::string& protos, const std::string& reader);
+
 // The output path of one value of a sweep: {k} and {tau} replaced.
 std::string output_path(const std::string& pattern, std::int64_t k, double tau);
 

@@ -852,13 +852,9 @@ void run(const Options& options, const Compute& compute) {
     }
     std::unique_ptr<attend::SweepScorer> sweep_scorer;
     if (sweep) {
-        h5::InputFile classifier_file(options.attend);
-        const Classifier classifier = read_single_classifier(classifier_file, "lt-eval --attend");
-        if (classifier.extended())
-            log::warn("{}: its per-class scales and bias are not carried into the composed rows", options.attend);
-        h5::InputFile prototypes_file(options.protos);
-        const Prototypes prototypes = read_prototypes(prototypes_file);
-        sweep_scorer = std::make_unique<attend::SweepScorer>(classifier, prototypes, *sweep, math::use(compute));
+        const attend::Inputs read = attend::read_inputs(options.attend, options.protos, "lt-eval --attend");
+        sweep_scorer =
+            std::make_unique<attend::SweepScorer>(read.classifier, read.prototypes, *sweep, math::use(compute));
         for (std::size_t v = 0; v < sweep->size(); ++v) {
             const attend::Settings value = sweep->at(v);
             ClassifierSet set;
