@@ -405,12 +405,35 @@ def cmd_baselines(a):
     print("\n".join(out))
 
 
+def seeds_values(path):
+    """{method: [the value each seed chose]} from the per-seed files beside an
+    aggregated baselines.tsv (<backbone>/seed<S>/baselines.tsv), in seed order."""
+    folder = os.path.dirname(os.path.abspath(path))
+    seeds = sorted((int(name[4:]), name) for name in os.listdir(folder)
+                   if name.startswith("seed") and name[4:].isdigit()
+                   and os.path.exists(os.path.join(folder, name, os.path.basename(path))))
+    values = {}
+    for _, name in seeds:
+        for r in read_tsv(os.path.join(folder, name, os.path.basename(path))):
+            if r.get("selection"):
+                values.setdefault(r["method"], []).append(fmt(number(r["value"]), 2))
+    return values
+
+
 def baselines_markdown(path, table4):
     rows = []
+    per_seed = seeds_values(path)
     for r in read_tsv(path):
-        # over several seeds: the mean of the values chosen on each seed's val features
-        chosen = "%s = %s (chosen on val, val total %s)" % (r["parameter"], cell(r, "value", 2), cell(r, "val_total")) \
-            if r["selection"] else "–"
+        # over several seeds each chose its own value: those, not their mean, which none chose
+        chosen = per_seed.get(r["method"], [])
+        if not r["selection"]:
+            chosen = "–"
+        elif len(set(chosen)) > 1:
+            chosen = "%s per seed: %s (chosen on val, val total %s)" % (
+                r["parameter"], ", ".join(chosen), cell(r, "val_total"))
+        else:
+            chosen = "%s = %s (chosen on val, val total %s)" % (
+                r["parameter"], chosen[0] if chosen else fmt(number(r["value"]), 2), cell(r, "val_total"))
         rows.append([r["method"], chosen] + [cell(r, g) for g in GROUPS])
     if table4 and os.path.exists(table4):
         for r in read_tsv(table4):
