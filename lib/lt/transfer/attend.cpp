@@ -412,7 +412,6 @@ Classifier compose_rows(const Classifier& classifier, const Prototypes& prototyp
 // ---------------------------------------------------------------- SweepScorer
 
 struct SweepScorer::State {
-    Aligned aligned;
     std::vector<Classifier> described;
     std::vector<std::int64_t> ids;   // output rows (classes), increasing
     std::int64_t dim = 0, classes = 0, width = 0;
@@ -440,8 +439,7 @@ SweepScorer::SweepScorer(const Classifier& classifier, const Prototypes& prototy
             throw UsageError(fmt::format("--tau {} is above {}, the largest the sweep scores without composing", tau,
                                          kPrefixTauLimit),
                              "compose the classifiers with lt-attend -o and evaluate the files");
-    st.aligned = align(classifier, prototypes);
-    const Aligned& aligned = st.aligned;
+    const Aligned aligned = align(classifier, prototypes);
     st.ids = aligned.all.ids();
     st.dim = aligned.dim;
     st.classes = static_cast<std::int64_t>(st.ids.size());

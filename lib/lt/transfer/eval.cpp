@@ -325,7 +325,8 @@ void score(const FeaturesReader& features, const std::vector<ClassifierSet>& cla
     std::vector<math::TopResult> swept_results(swept);
     std::vector<std::vector<double>> swept_probabilities(swept);
 
-    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows : automatic_block_rows(classifiers, settings.sweep != nullptr);
+    const std::int64_t block = settings.block_rows > 0 ? settings.block_rows
+                                                       : automatic_block_rows(classifiers, settings.sweep != nullptr);
     std::vector<float> buffer;
     math::allocate(buffer, static_cast<std::size_t>(std::min(block, rows) * dim), "a block of features", kBlockHint);
     std::vector<std::int64_t> label_columns;
