@@ -3,6 +3,7 @@
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 
+#include <ATen/ATen.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
@@ -12,7 +13,6 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/distributed/c10d/comm.hpp>
 #if defined(USE_C10D_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -266,7 +266,18 @@ Group::~Group() {
         static auto* kept = new std::vector<c10::intrusive_ptr<c10::intrusive_ptr_target>>;
         if (state_->group) kept->push_back(std::move(state_->group));
         if (state_->keys) kept->push_back(std::move(state_->keys));
+        return;
     }
+#if defined(USE_C10D_NCCL) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+    // From 2.4 on, an NCCL group destroyed without shutdown() warns that the
+    // program did not destroy it; shutting it down is that destruction.
+    if (state_ && state_->group && state_->group->getBackendName() == "nccl") {
+        try {
+            c10::static_intrusive_pointer_cast<c10d::ProcessGroupNCCL>(state_->group)->shutdown();
+        } catch (const std::exception&) {
+        }
+    }
+#endif
 }
 
 void Group::record_departure(const std::string& key, const std::string& value) {
@@ -414,12 +425,42 @@ void Group::run(const std::function<void()>& work) {
     }
 }
 
+// Runs of tensors of one dtype and device, flattened into buckets of up to
+// 64 MB, one collective per bucket. (c10d's broadcast_coalesced does this
+// too, but takes a c10d::ProcessGroup, which a Backend is not from 2.0 on.)
 void Group::broadcast(const std::vector<at::Tensor>& tensors, int root) {
     if (!distributed() || tensors.empty()) return;
     if (!state_->group) throw Error("the job's process group is closed");
     try {
-        constexpr std::size_t kBucketBytes = std::size_t{64} << 20;
-        c10d::broadcast_coalesced(state_->group, tensors, kBucketBytes, root);
+        constexpr std::int64_t kBucketBytes = std::int64_t{64} << 20;
+        at::NoGradGuard no_grad;
+        c10d::BroadcastOptions options;
+        options.rootRank = root;
+        std::size_t first = 0;
+        while (first < tensors.size()) {
+            const at::Tensor& head = tensors[first];
+            std::size_t end = first + 1;
+            std::int64_t bytes = head.numel() * head.element_size();
+            while (end < tensors.size() && tensors[end].scalar_type() == head.scalar_type() &&
+                   tensors[end].device() == head.device() &&
+                   bytes + tensors[end].numel() * tensors[end].element_size() <= kBucketBytes) {
+                bytes += tensors[end].numel() * tensors[end].element_size();
+                ++end;
+            }
+            std::vector<at::Tensor> flat_parts;
+            for (std::size_t i = first; i < end; ++i) flat_parts.push_back(tensors[i].reshape({-1}));
+            std::vector<at::Tensor> bucket{at::cat(flat_parts)};
+            state_->group->broadcast(bucket, options)->wait();
+            if (rank() != root) {
+                std::int64_t offset = 0;
+                for (std::size_t i = first; i < end; ++i) {
+                    const std::int64_t n = tensors[i].numel();
+                    tensors[i].copy_(bucket[0].narrow(0, offset, n).view(tensors[i].sizes()));
+                    offset += n;
+                }
+            }
+            first = end;
+        }
     } catch (const std::exception& error) {
         collective_failed(error);
     }

@@ -190,6 +190,9 @@ at::Tensor batch_images(Batch& batch, const at::Device& device, std::int64_t vie
         views == 1 ? at::from_blob(batch.images.data(), {n, 3, batch.height, batch.width}, at::kFloat)
                    : at::from_blob(batch.images.data(), {n, views, 3, batch.height, batch.width}, at::kFloat);
     if (!device.is_cuda()) return images.to(device);
+    // The copy records its stream on the page-locked block (LibTorch 2.x
+    // finds the block by this pointer, its start), so that the block is not
+    // handed out again before the copy has ended.
     return images.to(device, /*non_blocking=*/true);
 }
 

@@ -288,10 +288,10 @@ struct Run {
                               : image_transform(options_.preset, true, options_.image_size)),
           settings(run_settings(options_, train_transform, list_fingerprint(train_data.entries))),
           sgd(options_.momentum, options_.weight_decay),
-          total_steps(options_.epochs * steps_per_epoch()),
-          warmup_steps(std::llround(options_.warmup_epochs * static_cast<double>(steps_per_epoch()))),
           precision(precision_),
           scaler(precision_.loss_scaling),
+          total_steps(options_.epochs * steps_per_epoch()),
+          warmup_steps(std::llround(options_.warmup_epochs * static_cast<double>(steps_per_epoch()))),
           row_of_label(to_tensor(classes.row_of_label)) {
         if (options.loss == "balanced-softmax")
             log_counts = to_tensor(classes.counts).to(at::kFloat).log().to(device);
