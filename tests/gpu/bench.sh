@@ -22,35 +22,43 @@
 # 4 (tools) runs; ARCHS=resnet50 AMPS="off bf16" about a third of that.
 #   tests/gpu/bench.sh BUILD [DATA_FOLDER]
 #   N=2048 EPOCHS=3 BATCH=256 ARCHS="resnet50 resnext50_32x4d" AMPS="off bf16 fp16" tests/gpu/bench.sh BUILD
+# A rehearsal without a GPU, which runs parts 2 and 3 and the cpu side of 1
+# on the CPU (it checks the script and the peers, not the figures):
+#   DEVICE=cpu N=64 BATCH=16 EPOCHS=2 ARCHS=resnet50 AMPS="off bf16" tests/gpu/bench.sh BUILD
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: tests/gpu/bench.sh BUILD [DATA_FOLDER]}" && pwd)
 data=${2:-}
+DEVICE=${DEVICE:-cuda}
 N=${N:-2048} EPOCHS=${EPOCHS:-3} BATCH=${BATCH:-256} CLASSES=${CLASSES:-100}
 ARCHS=${ARCHS:-"resnet50 resnext50_32x4d"} AMPS=${AMPS:-"off bf16 fp16"}
 cores=$(nproc)
 WORKERS=${WORKERS:-$cores}
 bin=$build/bin
+cuda=$([ "$DEVICE" = cuda ] && echo 1 || echo 0)
 
-if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
+if [ "$cuda" = 1 ] && { ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; }; then
   echo "skipped: no GPU visible (nvidia-smi -L)"; exit 77
 fi
 if ! "$bin/lt-extract" --help 2>/dev/null | grep -q -- --amp; then
   echo "skipped: $build has no lt-extract with --amp"; exit 77
 fi
-if ! python3 -c 'import torch, torchvision, h5py, PIL; assert torch.cuda.is_available()' 2>/dev/null; then
-  echo "skipped: python3 lacks a CUDA PyTorch with torchvision, h5py and Pillow (the peers need them)"; exit 77
+if ! python3 -c "import torch, torchvision, h5py, PIL; assert $cuda == 0 or torch.cuda.is_available()" 2>/dev/null; then
+  echo "skipped: python3 lacks a ${DEVICE} PyTorch with torchvision, h5py and Pillow (the peers need them)"; exit 77
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 start_all=$(date +%s)
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-python3 -c 'import torch; print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")'
-
-echo "== 1. cuda against cpu"
-if [ -x "$build/gpu_tests" ]; then
-  "$src/tests/gpu/run.sh" "$build" $data
+if [ "$cuda" = 1 ]; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c 'import torch; print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")'
+  echo "== 1. cuda against cpu"
+  if [ -x "$build/gpu_tests" ]; then
+    "$src/tests/gpu/run.sh" "$build" $data
+  else
+    echo "($build has no gpu_tests: tests/gpu/run.sh needs the tests/gpu build; skipping it)"
+  fi
 else
-  echo "($build has no gpu_tests: tests/gpu/run.sh needs the tests/gpu build; skipping it)"
+  echo "rehearsal on the cpu: the figures below say nothing of a GPU"
 fi
 
 # N JPEGs of ImageNet's typical size in CLASSES classes, and torchvision's
@@ -63,17 +71,23 @@ cat "$work"/images/* >/dev/null  # the page cache, for everyone
 # lt-extract of 256 images on cpu float32 against cuda in each precision.
 extract=(--arch resnet50 --init "$work/resnet50.h5" --root "$work" --batch-size 64 -q)
 "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu -o "$work/cpu.h5"
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --no-tf32 --deterministic -o "$work/fp32.h5"
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda -o "$work/tf32.h5"
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp bf16 -o "$work/bf16.h5"
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp fp16 -o "$work/fp16.h5"
+compared="cpu-bf16"
+if [ "$cuda" = 1 ]; then
+  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --no-tf32 --deterministic -o "$work/fp32.h5"
+  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda -o "$work/tf32.h5"
+  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp bf16 -o "$work/bf16.h5"
+  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp fp16 -o "$work/fp16.h5"
+  compared="fp32 tf32 bf16 fp16 cpu-bf16"
+fi
 "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu --amp bf16 -o "$work/cpu-bf16.h5"
-python3 - "$work" <<'PY'
+python3 - "$work" $compared <<'PY'
 import sys, h5py, numpy as np
 work = sys.argv[1]
 cpu = h5py.File(f"{work}/cpu.h5")["features"][:]
 bad = []
-for name, bound in (("fp32", 1e-4), ("tf32", 1e-2), ("bf16", 5e-2), ("fp16", 1e-2), ("cpu-bf16", 5e-2)):
+bounds = {"fp32": 1e-4, "tf32": 1e-2, "bf16": 5e-2, "fp16": 1e-2, "cpu-bf16": 5e-2}
+for name in sys.argv[2:]:
+    bound = bounds[name]
     other = h5py.File(f"{work}/{name}.h5")["features"]
     assert other.dtype == np.float32, (name, other.dtype)
     relative = np.abs(other[:] - cpu).max() / np.abs(cpu).max()
@@ -91,7 +105,7 @@ rates = [json.loads(line)["train_images_per_s"] for line in open(sys.argv[1])][1
 print(f"{sum(rates) / len(rates):.1f}")' "$1"; }
 peer_train_rate() { awk 'NR > 1 { s += $NF; n++ } END { printf "%.1f", s / n }' "$1"; }
 train=(--train-list "$work/list.txt" --root "$work" --head linear --sampler instance --loss ce --preset imagenet
-       --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 --workers "$WORKERS" --device cuda -q)
+       --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 --workers "$WORKERS" --device "$DEVICE" -q)
 amp_args() { [ "$1" = off ] || echo "--amp $1"; }
 rows=()
 for arch in $ARCHS; do
@@ -100,15 +114,17 @@ for arch in $ARCHS; do
     "$bin/lt-train" "${train[@]}" --arch "$arch" $(amp_args "$amp") -o "$work/m.h5" --log "$work/lt.jsonl"
     lt=$(lt_train_rate "$work/lt.jsonl")
     python3 "$src/bench/train-imagenet-peer.py" --list "$work/list.txt" --root "$work" --arch "$arch" --amp "$amp" \
+      --device "$DEVICE" --threads "$cores" \
       --workers "$WORKERS" --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 >"$work/peer.out"
     peer=$(peer_train_rate "$work/peer.out")
     rows+=("lt-train $arch $amp $lt $peer")
     # shellcheck disable=SC2046
     "$bin/lt-extract" --arch "$arch" --init "$work/$arch.h5" --list "$work/list.txt" --root "$work" \
-      --batch-size "$BATCH" --workers "$WORKERS" --device cuda $(amp_args "$amp") -o "$work/f.h5" 2>"$work/lt.log"
+      --batch-size "$BATCH" --workers "$WORKERS" --device "$DEVICE" $(amp_args "$amp") -o "$work/f.h5" 2>"$work/lt.log"
     lt=$(sed -n 's/.* s (\([0-9.]*\) images\/s).*/\1/p' "$work/lt.log")
     peer=$(python3 "$src/bench/extract-peer.py" --arch "$arch" --weights "$work/$arch.h5" --list "$work/list.txt" \
-      --root "$work" --workers "$WORKERS" --batch-size "$BATCH" --device cuda --amp "$amp" --channels-last |
+      --root "$work" --workers "$WORKERS" --batch-size "$BATCH" --device "$DEVICE" --amp "$amp" --channels-last \
+      --threads "$cores" |
       sed -n 's/.*images_per_s \([0-9.]*\).*/\1/p')
     rows+=("lt-extract $arch $amp $lt $peer")
   done
@@ -124,6 +140,12 @@ if [ -x "$build/bench/bench_loader" ]; then
   loader_eval=$(sed -n 's/.*: \([0-9]*\) images\/s.*/\1/p' "$work/loader-eval")
 fi
 
+# A figure that could not be read from a tool's output is an error, not a 0.
+for row in "${rows[@]}" "loader train - $loader_train $loader_train" "loader eval - $loader_eval $loader_eval"; do
+  read -r tool arch amp lt peer <<<"$row"
+  awk -v a="$lt" -v p="$peer" 'BEGIN { exit !(a + 0 > 0 && p + 0 > 0) }' ||
+    { echo "bench.sh: no figure read for $tool $arch $amp (lt '$lt', peer '$peer')" >&2; exit 1; }
+done
 printf '%s\n' "${rows[@]}" | awk -v lt_loader="$loader_train" -v eval_loader="$loader_eval" '
   { tool = $1; arch = $2; amp = $3; lt[tool, arch, amp] = $4; peer[tool, arch, amp] = $5; order[++n] = tool SUBSEP arch SUBSEP amp
     if (tool == "lt-train" && $4 > fastest_train) fastest_train = $4
