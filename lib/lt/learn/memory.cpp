@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
@@ -60,9 +61,19 @@ char* system_block(std::size_t capacity) {
     return static_cast<char*>(block);
 }
 
+// c10::Allocator's allocate() is const before LibTorch 2.3 and not from
+// then on, where copy_data() joins it: both forms of allocate() are
+// defined, and copy_data(), without `override`, so that whichever the
+// LibTorch declares is the one overridden.
 class ReusingAllocator final : public c10::Allocator {
 public:
-    c10::DataPtr allocate(std::size_t bytes) const override {
+    c10::DataPtr allocate(std::size_t bytes) const { return allocate_block(bytes); }
+    c10::DataPtr allocate(std::size_t bytes) { return allocate_block(bytes); }
+    void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+    c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+private:
+    static c10::DataPtr allocate_block(std::size_t bytes) {
         const c10::Device cpu(c10::DeviceType::CPU);
         if (bytes == 0) return {nullptr, nullptr, &release, cpu};
         char* block = bytes >= kKeptFrom ? kept_block(bytes) : system_block(bytes);
@@ -71,9 +82,6 @@ public:
         void* data = block + kHeader;
         return {data, data, &release, cpu};
     }
-    c10::DeleterFnPtr raw_deleter() const override { return &release; }
-
-private:
     static char* kept_block(std::size_t bytes) {
         Blocks& kept = blocks();
         std::lock_guard<std::mutex> lock(kept.mutex);
