@@ -182,9 +182,22 @@ bool Group::has(const std::string& name) const {
     }
 }
 
+// H5Oget_info's functions changed their signature in HDF5 1.12; the
+// versioned ones, with only the fields needed, build against 1.10 to 1.14.
+#if H5_VERSION_GE(1, 12, 0)
+using ObjectInfo = H5O_info2_t;
+#define LT_H5O_GET_INFO H5Oget_info3
+#define LT_H5O_GET_INFO_BY_NAME H5Oget_info_by_name3
+#else
+using ObjectInfo = H5O_info_t;
+#define LT_H5O_GET_INFO H5Oget_info2
+#define LT_H5O_GET_INFO_BY_NAME H5Oget_info_by_name2
+#endif
+
 static H5O_type_t object_type(hid_t group, const std::string& name) {
-    H5O_info_t info;
-    if (H5Oget_info_by_name(group, name.c_str(), &info, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+    ObjectInfo info;
+    if (LT_H5O_GET_INFO_BY_NAME(group, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        return H5O_TYPE_UNKNOWN;
     return info.type;
 }
 
@@ -532,8 +545,8 @@ Group::Layout Group::layout(const std::string& name) const {
 bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
 
 std::vector<std::string> Group::attribute_names() const {
-    H5O_info_t info;
-    if (H5Oget_info(id(), &info) < 0) return {};
+    ObjectInfo info;
+    if (LT_H5O_GET_INFO(id(), &info, H5O_INFO_NUM_ATTRS) < 0) return {};
     return names_by_index(info.num_attrs, [this](hsize_t i, char* name, std::size_t size) {
         return H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, size, H5P_DEFAULT);
     });
