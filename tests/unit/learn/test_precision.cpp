@@ -19,6 +19,15 @@ lt::Compute compute_with(const std::string& amp) {
     compute.amp = amp;
     return compute;
 }
+
+// LibTorch 2.4 names autocast's state by device type.
+bool cpu_autocast_enabled() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+    return at::autocast::is_cpu_enabled();
+#endif
+}
 }  // namespace
 
 TEST_CASE("precision: a disabled loss scaler scales by 1 and never skips") {
@@ -99,7 +108,7 @@ TEST_CASE("precision: CPU autocast while the guard lives, nothing without --amp"
     }
     {
         lt::precision::Autocast autocast(bf16);
-        CHECK(at::autocast::is_cpu_enabled());
+        CHECK(cpu_autocast_enabled());
         const at::Tensor y = at::linear(x, w);
         CHECK((y.scalar_type() == at::kBFloat16));
         // bf16 keeps 8 bits of mantissa: within 1% of the float32 product.
@@ -107,7 +116,7 @@ TEST_CASE("precision: CPU autocast while the guard lives, nothing without --amp"
         CHECK((y.to(at::kDouble) - exact).abs().max().item<double>() <=
               0.02 * exact.abs().max().item<double>());
     }
-    CHECK_FALSE(at::autocast::is_cpu_enabled());
+    CHECK_FALSE(cpu_autocast_enabled());
     CHECK((at::linear(x, w).scalar_type() == at::kFloat));
 }
 
