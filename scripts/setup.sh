@@ -60,6 +60,7 @@ packages=(
   python3 python3-numpy python3-h5py   # the independent reference of the tests
   gnuplot-nox wordnet-dev              # plots and WordNet similarity of the reports
   make                                 # Makefile.pipeline and the examples
+  man-db                               # man -l, which the tests run on each man page
 )
 cuda=false
 case "${1:-}" in

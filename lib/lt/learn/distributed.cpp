@@ -204,7 +204,19 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
         options.numWorkers = launch.world_size;
         options.waitWorkers = false;  // joining is checked below, naming the ranks that do not come
         options.timeout = timeout;
-        store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+        try {
+            store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+        } catch (const std::exception& error) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+            // From 2.4 on the store asks for libuv, which some LibTorch
+            // builds (Debian 13's) lack: the older store serves then.
+            if (std::string(error.what()).find("libuv") == std::string::npos) throw;
+            options.useLibUV = false;
+            store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+#else
+            throw;
+#endif
+        }
     } catch (const std::exception& error) {
         throw Error(fmt::format("rank {} of {} cannot {} the job's rendezvous at {}: {}", launch.rank,
                                 launch.world_size, state.hosts_store ? "host" : "reach", where,
