@@ -6,10 +6,9 @@
 # packages, the build), then the build and the tests only. Not a ctest.
 #   sudo tests/compat/debian13.sh DIR [ctest arguments]
 # The commit tested is this checkout's HEAD (uncommitted changes are not).
-# Known differences there: cli/golden's lt-extract case (its weights hash
-# depends on LibTorch's kernels) and torchrun, which Debian 13 builds without
-# libuv and which then fails before it starts anything: the data-parallel
-# tests run under scripts/lt-launch (LT_TEST_LAUNCHER=own).
+# One known difference there: Debian 13 builds torchrun's store without
+# libuv, and torchrun then fails before it starts anything, so the
+# data-parallel tests run under scripts/lt-launch (LT_TEST_LAUNCHER=own).
 set -euo pipefail
 root=${1:?usage: tests/compat/debian13.sh DIR [ctest arguments]}
 shift

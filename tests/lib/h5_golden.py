@@ -8,7 +8,8 @@ and shape, and its values: all of them when there are at most 48, else the
 first 16 and the sum. Floats are printed with 4 significant digits, so that
 the last bits a BLAS kernel may change do not show. --structure leaves out the
 values of float datasets (a trained network's weights, extracted features),
-which depend on the machine's kernels beyond 4 digits.
+which depend on the machine's kernels beyond 4 digits, and the hashes of
+such values (a features file's weights_hash).
 """
 
 import sys
@@ -37,9 +38,11 @@ def values(array, floats):
     return line
 
 
-def attributes(obj, indent):
+def attributes(obj, indent, floats=True):
     for name in sorted(obj.attrs):
         value = obj.attrs[name]
+        if not floats and name == "weights_hash":
+            value = "(a hash of float weights: not shown)"
         if isinstance(value, np.ndarray):
             value = " ".join(text(v) for v in value.reshape(-1).tolist())
         print(f"{indent}@{name} = {text(value)}")
@@ -52,7 +55,7 @@ def main():
         floats, args = False, args[1:]
     with h5py.File(args[0], "r") as f:
         print("/")
-        attributes(f, "  ")
+        attributes(f, "  ", floats)
         names = []
         f.visit(names.append)
         for name in sorted(names):
@@ -60,10 +63,10 @@ def main():
             depth = "  " * name.count("/")
             if isinstance(obj, h5py.Group):
                 print(f"{depth}/{name}/")
-                attributes(obj, depth + "  ")
+                attributes(obj, depth + "  ", floats)
                 continue
             print(f"{depth}/{name}: {obj.dtype} {list(obj.shape)}")
-            attributes(obj, depth + "  ")
+            attributes(obj, depth + "  ", floats)
             shown = values(np.asarray(obj[()]), floats)
             if shown is not None:
                 print(f"{depth}  = {shown}")
