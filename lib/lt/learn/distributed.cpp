@@ -2,12 +2,12 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/learn/torch_version.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
-#include <torch/version.h>
 
 #if LT_HAVE_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -118,7 +118,7 @@ Launch read_launch() {
 
 // The process groups of one backend derive from c10d::Backend from
 // LibTorch 2.0 on, from c10d::ProcessGroup before; the calls are the same.
-#if TORCH_VERSION_MAJOR >= 2
+#if LT_TORCH_AT_LEAST(2, 0)
 using BackendGroup = c10d::Backend;
 #else
 using BackendGroup = c10d::ProcessGroup;
@@ -207,7 +207,7 @@ Group::Group(const Launch& launch, const std::string& tool, std::chrono::millise
         try {
             store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
         } catch (const std::exception& error) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if LT_TORCH_AT_LEAST(2, 4)
             // From 2.4 on the store asks for libuv, which some LibTorch
             // builds (Debian 13's) lack: the older store serves then.
             if (std::string(error.what()).find("libuv") == std::string::npos) throw;
@@ -280,7 +280,7 @@ Group::~Group() {
         if (state_->keys) kept->push_back(std::move(state_->keys));
         return;
     }
-#if defined(USE_C10D_NCCL) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+#if defined(USE_C10D_NCCL) && LT_TORCH_AT_LEAST(2, 4)
     // From 2.4 on, an NCCL group destroyed without shutdown() warns that the
     // program did not destroy it; shutting it down is that destruction.
     if (state_ && state_->group && state_->group->getBackendName() == "nccl") {

@@ -2,19 +2,19 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/learn/torch_version.hpp"
 
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/Allocator.h>
-#include <torch/version.h>
 
 #include <map>
 #include <mutex>
 
 // LibTorch 2.4 names autocast's switches by device type; the older
 // per-device functions are deprecated there.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if LT_TORCH_AT_LEAST(2, 4)
 #define LT_AUTOCAST_BY_DEVICE_TYPE 1
 #endif
 

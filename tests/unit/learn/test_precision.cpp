@@ -4,6 +4,7 @@
 #include "lt/base/error.hpp"
 #include "lt/learn/models.hpp"
 #include "lt/learn/precision.hpp"
+#include "lt/learn/torch_version.hpp"
 
 #include <ATen/autocast_mode.h>
 #include <doctest/doctest.h>
@@ -22,7 +23,7 @@ lt::Compute compute_with(const std::string& amp) {
 
 // LibTorch 2.4 names autocast's state by device type.
 bool cpu_autocast_enabled() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if LT_TORCH_AT_LEAST(2, 4)
     return at::autocast::is_autocast_enabled(at::kCPU);
 #else
     return at::autocast::is_cpu_enabled();
