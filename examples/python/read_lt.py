@@ -2,7 +2,7 @@
 """Read lt files with h5py and redo lt's core computations in numpy.
 
   read_lt.py DIR                      a backbone folder of Makefile.pipeline
-                                      (results/<dataset>/<backbone>)
+                                      (results/<dataset>/<backbone>/seed<S>)
   read_lt.py --model MODEL.h5 --train TRAIN.h5 --test TEST.h5 [--protos PROTOS.h5]
              [--classifier CLF.h5 ...]
 
