@@ -180,6 +180,29 @@ expect_fail 1 "t10k-images-idx3-ubyte': IDX dimensions 30x28x28 need 23520 bytes
     lt-data fashion-mnist -o "$WORK/fm-broken" --source "$WORK/broken" --n-max 20 --n-min 2
 expect_fail 1 "cannot find .*nowhere/train-images-idx3-ubyte.gz" -- lt-data fashion-mnist -o "$WORK/fm-none" --source "$WORK/nowhere"
 
+section "a directory where an image should be; outputs all or none; a list is not its own output"
+mkdir -p "$M/folder.png"
+printf 'good.jpg 0\nfolder.png 1\n' >"$M/dir.txt"
+for workers in 1 2; do
+    expect_fail 1 "1 of the 2 images of .*dir.txt cannot be used" -- lt-data check "$M/dir.txt" --root "$M" --workers $workers
+    expect_equal "$(cat "$LT_STDOUT")" "$(printf '2\tfolder.png\tcannot read: is a directory')" "report of a directory"
+done
+expect_fail 2 "--unlabelled 100000 is more than the [0-9]+ unused training images" "$WORK/too-many" -- \
+    lt-data fashion-mnist -o "$WORK/too-many" --source "$WORK/idx" --n-max 5 --n-min 1 --unlabelled 100000
+expect_fail 1 "cannot write .*no-such-folder/s.txt" "$WORK/val-left.txt" -- \
+    lt-data subsample "$WORK/syn/train.txt" -o "$WORK/no-such-folder/s.txt" --n-max 2 --n-min 1 \
+    --val-per-class 1 --val-output "$WORK/val-left.txt"
+expect_fail 1 "cannot write .*no-such-folder/l.txt" "$WORK/classes-left.txt" -- \
+    lt-data folder "$WORK/tree/root" -o "$WORK/no-such-folder/l.txt" --class-names-output "$WORK/classes-left.txt"
+cp "$WORK/syn/train.txt" "$WORK/own.txt"
+expect_fail 2 "own.txt is an input of this run" -- lt-data subsample "$WORK/own.txt" -o "$WORK/own.txt" --n-max 2 --n-min 1
+cmp -s "$WORK/own.txt" "$WORK/syn/train.txt" || fail "subsample changed its input list"
+mkdir -p "$WORK/loop/a"
+cp "$WORK/odd/c.png" "$WORK/loop/a/c.png"
+ln -s .. "$WORK/loop/a/up"
+expect_fail 1 "is a symbolic link back to a folder already listed \(a loop\)" "$WORK/loop.txt" -- \
+    lt-data folder "$WORK/loop" -o "$WORK/loop.txt"
+
 section "usage errors: exit 2, one line"
 expect_fail 2 "give --n-min or --imbalance" "$WORK/out.txt" -- lt-data subsample "$WORK/syn/train.txt" -o "$WORK/out.txt" --n-max 5
 expect_fail 2 "n_max / n_min" "$WORK/out.txt" -- lt-data subsample "$WORK/syn/train.txt" -o "$WORK/out.txt" --n-max 5 --imbalance 0.5

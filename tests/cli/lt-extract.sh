@@ -171,5 +171,15 @@ expect_fail 1 "partial\.h5 lacks 1 of the 126 weights of resnet20 \(e\.g\. layer
 if ! lt-extract --list "$WORK/part.txt" "${L[@]}" -o "$X" --device cuda -q 2>/dev/null; then
     expect_fail 1 "CPU-only LibTorch" "$X" -- lt-extract --list "$WORK/part.txt" "${L[@]}" -o "$X" --device cuda
 fi
+mkdir -p "$D/folder.png"
+{ cat "$WORK/part.txt"; echo "folder.png 1"; } >"$WORK/dir.txt"
+expect_fail 1 "cannot read image '.*folder\.png': is a directory \(.*dir\.txt line 6\)" "$X" -- \
+    lt-extract --list "$WORK/dir.txt" "${L[@]}" -o "$X"
+expect_fail 2 "--image-size: must be 0 \(the default\) or 8 to 4096, got 100000" "$X" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/model.h5" --image-size 100000 -o "$X"
+cp "$WORK/model.h5" "$WORK/own-model.h5"
+expect_fail 2 "own-model\.h5 is an input of this run" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/own-model.h5" -o "$WORK/own-model.h5"
+cmp -s "$WORK/model.h5" "$WORK/own-model.h5" || fail "lt-extract replaced its model"
 rm -f "$X"
 echo "lt-extract: all checks passed"

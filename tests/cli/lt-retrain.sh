@@ -76,4 +76,8 @@ expect_fail 2 'sampler' "$D/x.h5" -- lt-retrain "$D/train.h5" --classifier "$D/c
 expect_fail 2 'epochs' "$D/x.h5" -- lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --epochs 0 -o "$D/x.h5"
 expect_fail 2 'stdin' "$D/x.h5" -- lt-retrain - --classifier - -o "$D/x.h5"
 expect_fail 1 'cannot open' "$D/x.h5" -- lt-retrain "$D/none.h5" --classifier "$D/cosine.h5" -o "$D/x.h5"
+expect_fail 1 'training diverged \(hint: lower --lr\)' "$D/x.h5" -- \
+    lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --lr 1e30 -o "$D/x.h5"
+expect_fail 2 "--lr: 'inf' is not a finite number" "$D/x.h5" -- \
+    lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --lr inf -o "$D/x.h5"
 echo "lt-retrain: ok"

@@ -218,5 +218,27 @@ expect_fail 2 "--train-list is required" "$X" -- lt-train --root "$D" -o "$X"
 if ! lt-train --train-list "$WORK/part.txt" "${T[@]}" --batch-size 4 -o "$X" --device cuda -q 2>/dev/null; then
     expect_fail 1 "CPU-only LibTorch" "$X" -- lt-train --train-list "$WORK/part.txt" "${T[@]}" --batch-size 4 -o "$X" --device cuda
 fi
+# Values the parser would take but no run can use.
+S=(--train-list "$WORK/part.txt" --root "$D" --arch resnet20 --preset small --threads 1 --workers 1 --epochs 1 -q)
+expect_fail 2 "--seed: must be an integer from 0 to 9223372036854775807, got -1" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --seed -1 -o "$X"
+expect_fail 2 "--seed: must be an integer" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --seed 99999999999999999999 -o "$X"
+expect_fail 2 "--image-size: must be 0 \(the default\) or 8 to 4096, got 4" "$X" -- \
+    lt-train "${S[@]}" --image-size 4 --batch-size 4 -o "$X"
+expect_fail 2 "--image-size: must be 0 \(the default\) or 8 to 4096, got 20000" "$X" -- \
+    lt-train "${S[@]}" --image-size 20000 --batch-size 4 -o "$X"
+expect_fail 2 "--lr: 'inf' is not a finite number" "$X" -- lt-train "${S[@]}" --image-size 16 --batch-size 4 --lr inf -o "$X"
+# A misspelt recipe key is refused, not ignored.
+printf 'epoch = 1\n' >"$WORK/typo.ini"
+expect_fail 2 "--config: 'epoch' is not an option of lt-train" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --config "$WORK/typo.ini" -o "$X"
+# Outputs: not the train list, not the log.
+cp "$WORK/part.txt" "$WORK/own.txt"
+expect_fail 2 "own.txt is an input of this run" -- \
+    lt-train --train-list "$WORK/own.txt" --root "$D" "${NET[@]}" --batch-size 4 --epochs 1 -q -o "$WORK/own.txt"
+cmp -s "$WORK/own.txt" "$WORK/part.txt" || fail "lt-train replaced its train list"
+expect_fail 2 "-o and --log name the same file" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --log "$X" -o "$X"
 rm -f "$X"
 echo "lt-train: all checks passed"

@@ -106,7 +106,7 @@ std::vector<Neighbour> neighbours(const Classifier& classifier, const Prototypes
     if (only_class && !ClassIndex(prototypes.class_ids).contains(*only_class))
         throw Error(fmt::format("--class {}: the prototypes have no such class", *only_class));
     attend::Settings settings;
-    settings.k = 0;  // every class is a source (Fig. 3)
+    settings.k = 0;  // every class with a training sample is a source (Fig. 3)
     settings.tau = tau;
     settings.mode = "p2w";
     std::vector<Neighbour> result;

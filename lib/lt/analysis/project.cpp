@@ -121,6 +121,11 @@ View compute(const FeaturesReader& features, const Classifier& classifier, const
     for (const auto& n : compat::neighbours(classifier, prototypes, settings.neighbours + 1, settings.tau, chosen))
         if (n.neighbour_id != chosen && static_cast<std::int64_t>(view.classes.size()) <= settings.neighbours)
             view.classes.push_back(n.neighbour_id);
+    for (auto id : view.classes)
+        if (!p_row.contains(id))
+            throw Error(fmt::format("class {}, a neighbour of class {}, has a classifier row but no prototype", id,
+                                    chosen),
+                        "give prototypes of every class of the classifier");
     for (auto id : view.classes) view.counts.push_back(classifier.class_counts[static_cast<std::size_t>(w_row.row(id))]);
     Classifier built;
     if (!final_classifier) {
@@ -240,6 +245,9 @@ void run(const Options& options, const Compute& compute) {
     } else {
         final_name = fmt::format("w^h({})", options.settings.k);
     }
+    if (!options.final_classifier.empty() && final_classifier.weights.cols != features.dim())
+        throw Error(fmt::format("dimension mismatch: features {}, --final {}", features.dim(),
+                                final_classifier.weights.cols));
     Settings settings = options.settings;
     settings.seed = options.seed.seed;
     View view = project::compute(features, classifier, prototypes,

@@ -5,13 +5,18 @@
 #include <fmt/format.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 namespace lt {
 
@@ -44,7 +49,80 @@ std::string temporary_prefix(const std::string& path) {
     return fmt::format(".{}.tmp.{}.", name_of(path), host_name());
 }
 
+// Fixed storage, because a signal handler may only call async-signal-safe
+// functions. lt-attend writes one output per value of a sweep.
+constexpr int kMaxTemporaries = 256;
+std::array<char[4096], kMaxTemporaries> temporaries{};
+
+struct FileIdentity {
+    dev_t device;
+    ino_t inode;
+};
+std::vector<FileIdentity> protected_inputs, replaceable;
+std::mutex registry;  // writers may be threads; the signal handler only reads
+
+bool same_file(const FileIdentity& a, const FileIdentity& b) { return a.device == b.device && a.inode == b.inode; }
+
+bool among(const std::vector<FileIdentity>& files, const FileIdentity& identity) {
+    for (const auto& file : files)
+        if (same_file(file, identity)) return true;
+    return false;
+}
+
+bool identify(const std::string& path, FileIdentity* identity) {
+    struct stat info {};
+    if (path.empty() || path == "-" || stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
+    *identity = {info.st_dev, info.st_ino};
+    return true;
+}
+
 }  // namespace
+
+void register_temporary(const std::string& temporary, const std::string& path) {
+    check_not_an_input(path);
+    std::lock_guard lock(registry);
+    for (const auto& slot : temporaries)
+        if (temporary == slot)
+            throw UsageError(fmt::format("{} is named as two outputs of this run", path),
+                             "give each output its own file");
+    for (auto& slot : temporaries)
+        if (slot[0] == '\0') {
+            std::snprintf(slot, sizeof slot, "%s", temporary.c_str());
+            return;
+        }
+}
+
+void unregister_temporary(const std::string& temporary) {
+    std::lock_guard lock(registry);
+    for (auto& slot : temporaries)
+        if (temporary == slot) slot[0] = '\0';
+}
+
+void remove_registered_temporaries() {
+    for (auto& slot : temporaries)
+        if (slot[0] != '\0') unlink(slot);
+}
+
+void protect_input(const std::string& path) {
+    FileIdentity identity{};
+    std::lock_guard lock(registry);
+    if (identify(path, &identity)) protected_inputs.push_back(identity);
+}
+
+void allow_replacing(const std::string& path) {
+    FileIdentity identity{};
+    std::lock_guard lock(registry);
+    if (identify(path, &identity)) replaceable.push_back(identity);
+}
+
+void check_not_an_input(const std::string& path) {
+    FileIdentity identity{};
+    if (!identify(path, &identity)) return;
+    std::lock_guard lock(registry);
+    if (among(protected_inputs, identity) && !among(replaceable, identity))
+        throw UsageError(fmt::format("{} is an input of this run; an output may not replace it", path),
+                             "write the output elsewhere");
+}
 
 std::string temporary_path(const std::string& path) {
     return fmt::format("{}/{}{}", folder_of(path), temporary_prefix(path), static_cast<long>(::getpid()));
@@ -66,30 +144,71 @@ void remove_stale_temporaries(const std::string& path) {
     closedir(directory);
 }
 
+namespace {
+
+// The bytes of path in its registered temporary; removed again unless
+// renamed into place.
+class PendingFile {
+public:
+    PendingFile(const std::string& path, std::string_view bytes) : path_(path) {
+        if (path.empty()) throw Error("empty output path");
+        remove_stale_temporaries(path);
+        temporary_ = temporary_path(path);
+        register_temporary(temporary_, path);
+        std::FILE* file = std::fopen(temporary_.c_str(), "wb");
+        if (!file) {
+            const std::string reason = system_reason();
+            unregister_temporary(temporary_);
+            throw Error(fmt::format("cannot write '{}': {}", path, reason));
+        }
+        // No fsync: rename already protects against a killed process, which
+        // is the failure this guards; syncing thousands of small PNGs costs
+        // seconds.
+        bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size() && std::fflush(file) == 0;
+        std::string reason = written ? std::string() : system_reason();
+        if (std::fclose(file) != 0 && written) {
+            written = false;
+            reason = system_reason();
+        }
+        if (!written) {
+            discard();
+            throw Error(fmt::format("cannot write '{}': {}", path, reason));
+        }
+    }
+    PendingFile(const PendingFile&) = delete;
+    PendingFile& operator=(const PendingFile&) = delete;
+    ~PendingFile() {
+        if (!temporary_.empty()) discard();
+    }
+    void rename_into_place() {
+        if (std::rename(temporary_.c_str(), path_.c_str()) != 0)
+            throw Error(fmt::format("cannot write '{}': {}", path_, system_reason()));
+        unregister_temporary(temporary_);
+        temporary_.clear();
+    }
+
+private:
+    void discard() {
+        std::remove(temporary_.c_str());
+        unregister_temporary(temporary_);
+        temporary_.clear();
+    }
+    std::string path_, temporary_;
+};
+
+}  // namespace
+
 void write_file_atomically(const std::string& path, std::string_view bytes) {
-    if (path.empty()) throw Error("empty output path");
-    remove_stale_temporaries(path);
-    std::string temporary = temporary_path(path);
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    if (!file) throw Error(fmt::format("cannot write '{}': {}", path, system_reason()));
-    // No fsync: rename already protects against a killed process, which is
-    // the failure this guards; syncing thousands of small PNGs costs seconds.
-    bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size() &&
-                   std::fflush(file) == 0;
-    std::string reason = written ? std::string() : system_reason();
-    if (std::fclose(file) != 0 && written) {
-        written = false;
-        reason = system_reason();
-    }
-    if (!written) {
-        std::remove(temporary.c_str());
-        throw Error(fmt::format("cannot write '{}': {}", path, reason));
-    }
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-        reason = system_reason();
-        std::remove(temporary.c_str());
-        throw Error(fmt::format("cannot write '{}': {}", path, reason));
-    }
+    PendingFile(path, bytes).rename_into_place();
+}
+
+void write_text_outputs_together(const std::vector<std::pair<std::string, std::string>>& outputs) {
+    std::vector<std::unique_ptr<PendingFile>> pending;
+    for (const auto& [path, content] : outputs)
+        if (path != "-") pending.push_back(std::make_unique<PendingFile>(path, content));
+    for (auto& file : pending) file->rename_into_place();
+    for (const auto& [path, content] : outputs)
+        if (path == "-") write_text_output(path, content);
 }
 
 void write_text_output(const std::string& path, std::string_view content) {

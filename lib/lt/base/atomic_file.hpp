@@ -7,6 +7,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lt {
 
@@ -22,6 +24,11 @@ inline void write_text_atomically(const std::string& path, std::string_view cont
 // Writes to standard output when path is "-", atomically to the file otherwise.
 void write_text_output(const std::string& path, std::string_view content);
 
+// Several text outputs ({path, content}) of one run, all or none: every file
+// is written to its temporary first, then all are renamed into place ("-"
+// goes to standard output last).
+void write_text_outputs_together(const std::vector<std::pair<std::string, std::string>>& outputs);
+
 // The temporary name used for path by this process:
 // "<folder>/.<name>.tmp.<host>.<pid>" (hidden; host and pid say whose it is).
 std::string temporary_path(const std::string& path);
@@ -31,5 +38,25 @@ std::string temporary_path(const std::string& path);
 // temporary behind). Temporaries of live processes and other hosts (shared
 // file systems) are left alone.
 void remove_stale_temporaries(const std::string& path);
+
+// The temporaries of this process's outputs not yet renamed into place,
+// which remove_registered_temporaries() deletes (async-signal-safe: the
+// signal handler of h5::install_cleanup_on_signals calls it). Registering
+// the temporary of an output of this run that is still being written, or of
+// a file this run reads (protect_input), is a UsageError naming path: two
+// outputs of one run cannot be one file, and an output never replaces an
+// input by mistake.
+void register_temporary(const std::string& temporary, const std::string& path);
+void unregister_temporary(const std::string& temporary);
+void remove_registered_temporaries();
+
+// A file this run reads (h5::InputFile calls it for each file it opens).
+void protect_input(const std::string& path);
+// An output that is meant to replace its input: lt-train --resume updates
+// its checkpoint.
+void allow_replacing(const std::string& path);
+// Throws UsageError when path is a protected input (the same file, by
+// device and inode, whatever the spelling).
+void check_not_an_input(const std::string& path);
 
 }  // namespace lt

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <new>
 #include <set>
@@ -83,7 +85,8 @@ CLI::Validator number_check(const char* name, bool (*accept)(double), const char
     return CLI::Validator(
         [accept, requirement](std::string& text) -> std::string {
             double value = 0;
-            if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
+            if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value))
+                return "'" + text + "' is not a finite number";
             if (!accept(value)) return std::string("must be ") + requirement + ", got " + text;
             return {};
         },
@@ -94,6 +97,8 @@ CLI::Validator number_check(const char* name, bool (*accept)(double), const char
 const CLI::Validator NonNegative =
     number_check("NONNEGATIVE", [](double value) { return value >= 0; }, ">= 0");
 const CLI::Validator Positive = number_check("POSITIVE", [](double value) { return value > 0; }, "> 0");
+const CLI::Validator ImageSide = number_check(
+    "SIDE", [](double value) { return value == 0 || (value >= 8 && value <= 4096); }, "0 (the default) or 8 to 4096");
 
 void CommonOptions::add_to(CLI::App& app) {
     app.add_flag("-q,--quiet", quiet, "Print nothing but data and errors");
@@ -184,7 +189,19 @@ void add_group_thresholds(CLI::App& app, GroupThresholds& thresholds) {
 }
 
 void SeedOption::add_to(CLI::App& app) {
+    // Digits only: the parser would wrap -1 and saturate what is too large,
+    // and the seed is stored as a signed 64-bit attribute.
+    const CLI::Validator seed_check(
+        [](std::string& text) -> std::string {
+            const bool digits = !text.empty() && text.size() <= 19 &&
+                                text.find_first_not_of("0123456789") == std::string::npos;
+            if (!digits || std::stoull(text) > static_cast<unsigned long long>(INT64_MAX))
+                return "must be an integer from 0 to 9223372036854775807, got " + text;
+            return {};
+        },
+        "", "SEED");
     app.add_option("--seed", seed, "Random seed (same seed on CPU gives identical output)")
+        ->check(seed_check)
         ->capture_default_str();
 }
 
@@ -256,6 +273,12 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     } catch (const CLI::CallForVersion&) {
         std::cout << app.version() << "\n";
         return 0;
+    } catch (const CLI::ConfigError& error) {
+        // CLI11 says "INI was not able to parse KEY" of a key no option has.
+        const std::string what = error.what(), prefix = "INI was not able to parse ";
+        if (what.rfind(prefix, 0) != 0) return fail(2, what, "see " + info.name + " --help");
+        return fail(2, fmt::format("--config: '{}' is not an option of {}", what.substr(prefix.size()), info.name),
+                    "a recipe sets options by their long names, as in batch-size = 128");
     } catch (const CLI::ParseError& error) {
         return fail(2, error.what(), "see " + info.name + " --help");
     }
@@ -302,12 +325,23 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
         if (comma == std::string::npos) break;
         start = comma + 1;
     }
-    std::set<std::string> seen;
-    for (const auto& item : items) {
+    for (const auto& item : items)
         if (item.empty()) throw UsageError(fmt::format("{}: empty value in '{}'", option, text));
-        if (!seen.insert(item).second) throw UsageError(fmt::format("{}: {} is given twice", option, item));
-    }
     return items;
+}
+
+// By value, not by spelling: 1 and 01, or 0.5 and .5, are one value (and
+// would name one output file).
+template <typename Value>
+void check_no_value_twice(const std::vector<Value>& values, const std::vector<std::string>& items,
+                          const std::string& option) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (values[j] == values[i])
+                throw UsageError(items[j] == items[i]
+                                     ? fmt::format("{}: {} is given twice", option, items[i])
+                                     : fmt::format("{}: {} is given twice (as {} and {})", option,
+                                                   fmt::format("{}", values[i]), items[j], items[i]));
 }
 
 }  // namespace
@@ -315,7 +349,8 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 std::vector<std::int64_t> parse_integer_list(const std::string& text, const std::string& option,
                                              std::int64_t minimum) {
     std::vector<std::int64_t> values;
-    for (const auto& item : split_list(text, option)) {
+    const std::vector<std::string> items = split_list(text, option);
+    for (const auto& item : items) {
         std::size_t used = 0;
         long long value = minimum - 1;
         try {
@@ -327,12 +362,14 @@ std::vector<std::int64_t> parse_integer_list(const std::string& text, const std:
             throw UsageError(fmt::format("{}: '{}' is not an integer >= {}", option, item, minimum));
         values.push_back(value);
     }
+    check_no_value_twice(values, items, option);
     return values;
 }
 
 std::vector<double> parse_number_list(const std::string& text, const std::string& option, double minimum) {
     std::vector<double> values;
-    for (const auto& item : split_list(text, option)) {
+    const std::vector<std::string> items = split_list(text, option);
+    for (const auto& item : items) {
         std::size_t used = 0;
         double value = minimum - 1;
         try {
@@ -344,6 +381,7 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
             throw UsageError(fmt::format("{}: '{}' is not a finite number >= {}", option, item, minimum));
         values.push_back(value);
     }
+    check_no_value_twice(values, items, option);
     return values;
 }
 
@@ -365,5 +403,18 @@ std::string fill_pattern(const std::string& pattern,
 }
 
 std::string pattern_value(double value) { return fmt::format("{}", value); }
+
+void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
+    std::error_code ignored;
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j) {
+            const auto& [first_option, first] = outputs[j];
+            const auto& [option, path] = outputs[i];
+            if (path.empty() || path == "-" || first.empty() || first == "-") continue;
+            if (std::filesystem::weakly_canonical(path, ignored) == std::filesystem::weakly_canonical(first, ignored))
+                throw UsageError(fmt::format("{} and {} name the same file ({})", first_option, option, path),
+                                 "give each output its own file");
+        }
+}
 
 }  // namespace lt::cli

@@ -91,6 +91,8 @@ void add_group_thresholds(CLI::App& app, GroupThresholds& thresholds);
 // print the whole double range.
 extern const CLI::Validator NonNegative;
 extern const CLI::Validator Positive;
+// --image-size: 0 (the model's or the preset's) or a side from 8 to 4096 px.
+extern const CLI::Validator ImageSide;
 
 // An old spelling of an option, kept working and not shown in --help. On the
 // command line the runner replaces it by the new spelling before parsing (so
@@ -139,5 +141,10 @@ std::string fill_pattern(const std::string& pattern,
                          const std::vector<std::pair<std::string, std::string>>& values);
 // How a value is written into a path: the shortest text that reads back the same (0.5, 10).
 std::string pattern_value(double value);
+
+// A usage error when two output options ({option, path}) name one file, before
+// any work is done (writing would find it only at the end). Empty paths and
+// "-" are skipped.
+void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
 }  // namespace lt::cli

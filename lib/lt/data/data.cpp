@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace lt::data {
@@ -242,7 +243,7 @@ void FashionMnistOptions::add_to(CLI::App& command) {
         ->capture_default_str();
     command.add_option("--unlabelled", unlabelled,
                        "also write unlabelled.txt: N training images that train and val do not use, paths only")
-        ->check(CLI::NonNegativeNumber)
+        ->check(cli::NonNegative)
         ->type_name("N")
         ->capture_default_str();
 }
@@ -286,6 +287,10 @@ void run_fashion_mnist(const FashionMnistOptions& options) {
     profile.shuffle_classes = true;
     profile.seed = options.seed.seed;
     const Selection selection = subsample_by_profile(train_source, profile);
+    // Chosen before anything is written: it may refuse the options.
+    std::vector<std::size_t> unlabelled;
+    if (options.unlabelled > 0)
+        unlabelled = unused_images(train_source.size(), selection, options.unlabelled, options.seed.seed);
 
     const fs::path root = options.output.path;
     for (const char* split : {"train", "test"})
@@ -295,11 +300,7 @@ void run_fashion_mnist(const FashionMnistOptions& options) {
     std::vector<std::size_t> all_test(test.count);
     for (std::size_t i = 0; i < test.count; ++i) all_test[i] = i;
     write_fashion_pngs(test, test_entries, all_test, root);
-    std::vector<std::size_t> unlabelled;
-    if (options.unlabelled > 0) {
-        unlabelled = unused_images(train_source.size(), selection, options.unlabelled, options.seed.seed);
-        write_fashion_pngs(train, train_source, unlabelled, root);
-    }
+    write_fashion_pngs(train, train_source, unlabelled, root);
 
     // The lists last: a data set whose lists exist is complete.
     const std::vector<std::string> names(std::begin(kFashionClassNames), std::end(kFashionClassNames));
@@ -352,16 +353,17 @@ void run_subsample(const SubsampleOptions& options) {
         throw UsageError("--val-per-class needs --val-output");
     if (options.val_per_class == 0 && !options.val_output.empty())
         throw UsageError("--val-output needs --val-per-class");
-    if (!options.val_output.empty() && options.val_output == options.output.path)
-        throw UsageError("--val-output and --output are the same file");
+    cli::require_distinct_outputs({{"--output", options.output.path}, {"--val-output", options.val_output}});
     profile.val_per_class = options.val_per_class;
     profile.shuffle_classes = options.shuffle_classes;
     profile.seed = options.seed.seed;
 
     const std::vector<ListEntry> source = read_list(options.list);
     const Selection selection = subsample_by_profile(source, profile);
-    if (!options.val_output.empty()) write_list(options.val_output, pick(source, selection.val));
-    write_list(options.output.path, pick(source, selection.train));
+    std::vector<std::pair<std::string, std::string>> outputs{
+        {options.output.path, format_list(pick(source, selection.train))}};
+    if (!options.val_output.empty()) outputs.emplace_back(options.val_output, format_list(pick(source, selection.val)));
+    write_text_outputs_together(outputs);
     log_class_summary("train", selection.train_counts);
     if (!options.val_output.empty())
         log::info("val: {} images ({} per class)", selection.val.size(), options.val_per_class);
@@ -396,11 +398,19 @@ void run_folder(const FolderOptions& options) {
         check_listable(class_names[label], "class folder");
         const fs::path folder = fs::path(options.root) / class_names[label];
         std::vector<std::string> images;
+        // Folder symlinks are followed; one that leads back into the walk
+        // would make it endless.
+        std::set<fs::path> walked{fs::weakly_canonical(folder, error)};
         auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
         for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-            const bool folder_entry = it->is_directory();
-            if (!folder_entry && !(it->is_regular_file() && is_image_file(it->path()))) continue;
+            std::error_code ignored;
+            const bool folder_entry = it->is_directory(ignored);
+            if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             const std::string relative = it->path().lexically_relative(options.root).generic_string();
+            if (folder_entry && it->is_symlink(ignored) && !walked.insert(fs::weakly_canonical(it->path(), ignored)).second)
+                throw Error(fmt::format("'{}' is a symbolic link back to a folder already listed (a loop)", relative),
+                            "remove the link, or link to the images instead");
+            if (folder_entry) walked.insert(fs::weakly_canonical(it->path(), ignored));
             if (is_hidden(it->path())) {
                 if (folder_entry) it.disable_recursion_pending();
                 hidden.push_back(relative);
@@ -424,8 +434,9 @@ void run_folder(const FolderOptions& options) {
         classes_path = (fs::path(options.output.path).parent_path() / "classes.txt").string();
     if (!classes_path.empty() && classes_path == options.output.path)
         throw UsageError("the class names and the list would be the same file", "give --class-names-output");
-    if (!classes_path.empty()) write_classes(classes_path, class_names);
-    write_list(options.output.path, entries);
+    std::vector<std::pair<std::string, std::string>> outputs{{options.output.path, format_list(entries)}};
+    if (!classes_path.empty()) outputs.emplace_back(classes_path, format_classes(class_names, classes_path));
+    write_text_outputs_together(outputs);
     if (!hidden.empty()) {
         std::sort(hidden.begin(), hidden.end());
         log::warn("skipped {} hidden {} (names starting with '.'): {}", hidden.size(),
@@ -460,7 +471,14 @@ void run_check(const CheckOptions& options, const Compute& compute) {
         int local_min = std::numeric_limits<int>::max(), local_max = 0;
         cv::Mat image;
         for (std::size_t i = next++; i < count; i = next++) {
-            problems[i] = try_read_image_rgb(dataset.image_path(i), image);
+            // Nothing may escape a thread (it would end the process).
+            try {
+                problems[i] = try_read_image_rgb(dataset.image_path(i), image);
+            } catch (const std::bad_alloc&) {
+                problems[i] = "out of memory decoding it";
+            } catch (const std::exception& error) {
+                problems[i] = error.what();
+            }
             if (problems[i].empty()) {
                 local_min = std::min({local_min, image.rows, image.cols});
                 local_max = std::max({local_max, image.rows, image.cols});

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <jpeglib.h>
 #include <jerror.h>  // the message codes
+#include <sys/stat.h>
 #include <png.h>
 
 #include <cctype>
@@ -258,6 +259,11 @@ std::string decode_rgb(std::string_view bytes, cv::Mat& rgb) {
 
 // Why a file cannot be read, or "" (and its bytes).
 std::string read_bytes(const std::string& path, std::string& bytes) {
+    // Before opening: a directory opens as a stream whose size is nonsense.
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0) return std::strerror(errno);
+    if (S_ISDIR(info.st_mode)) return "is a directory";
+    if (!S_ISREG(info.st_mode)) return "not a regular file";
     std::ifstream file(path, std::ios::binary);
     if (!file) return std::strerror(errno);
     file.seekg(0, std::ios::end);

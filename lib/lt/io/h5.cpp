@@ -26,30 +26,11 @@ namespace lt::h5 {
 namespace {
 
 
-// Paths of temporary outputs not yet committed, for the signal handler. Fixed
-// storage because a handler may only call async-signal-safe functions.
-constexpr int kMaxTemporaries = 256;  // lt-attend writes one output per value of a sweep
-std::array<char[4096], kMaxTemporaries> temporaries{};
-
-void register_temporary(const std::string& path) {
-    for (auto& slot : temporaries)
-        if (slot[0] == '\0') {
-            std::snprintf(slot, sizeof slot, "%s", path.c_str());
-            return;
-        }
-}
-
-void unregister_temporary(const std::string& path) {
-    for (auto& slot : temporaries)
-        if (path == slot) slot[0] = '\0';
-}
-
 // "<tool>: error: crashed ..." for fatal signals, composed before any.
 char crash_message[512] = {};
 
 extern "C" void remove_temporaries_and_exit(int signal_number) {
-    for (auto& slot : temporaries)
-        if (slot[0] != '\0') unlink(slot);
+    remove_registered_temporaries();
     if (signal_number != SIGINT && signal_number != SIGTERM && signal_number != SIGHUP &&
         signal_number != SIGPIPE && crash_message[0] != '\0') {
         ssize_t ignored = write(STDERR_FILENO, crash_message, std::strlen(crash_message));
@@ -696,6 +677,7 @@ InputFile::InputFile(const std::string& path)
     handle_ = std::make_shared<Handle>(checked(H5Gopen2(file_->get(), "/", H5P_DEFAULT),
                                                "cannot open the root group of " + file_name_));
     record_input(file_name_, type());
+    protect_input(path);
 }
 
 std::string InputFile::type() const {
@@ -749,7 +731,7 @@ OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
             throw Error(fmt::format("cannot write {}: is a directory", path));
         remove_stale_temporaries(path);
         temporary_ = temporary_path(path);
-        register_temporary(temporary_);
+        register_temporary(temporary_, path);
         file = H5Fcreate(temporary_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
         if (file < 0) {
             unregister_temporary(temporary_);
@@ -779,6 +761,8 @@ void OutputFile::finish() { finish(/*sync=*/true); }
 
 void OutputFile::finish(bool sync) {
     if (committed_ || finished_) return;
+    // An input opened after this output was started is checked here.
+    if (!to_stdout_) check_not_an_input(target_);
     write_provenance(*this, target_);
     checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
     if (to_stdout_) {

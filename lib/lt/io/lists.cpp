@@ -100,6 +100,7 @@ std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, 
 std::vector<ListEntry> read_list(const std::string& path, Labels labels) {
     if (path == "-") return parse_list(std::cin, "standard input", labels);
     std::ifstream file = open_input(path, "list");
+    protect_input(path);
     return parse_list(file, path, labels);
 }
 
@@ -120,6 +121,7 @@ void write_list(const std::string& path, const std::vector<ListEntry>& entries) 
 
 std::vector<std::string> read_classes(const std::string& path) {
     std::ifstream file = open_input(path, "class names");
+    protect_input(path);
     std::vector<std::string> names = read_lines(file);
     if (file.bad()) throw Error(fmt::format("cannot read class names '{}'", path));
     while (!names.empty() && trim(names.back()).empty()) names.pop_back();
@@ -133,14 +135,18 @@ std::vector<std::string> read_classes(const std::string& path) {
     return names;
 }
 
-void write_classes(const std::string& path, const std::vector<std::string>& names) {
+std::string format_classes(const std::vector<std::string>& names, const std::string& path) {
     std::string text;
     for (const std::string& name : names) {
         if (name.empty() || name.find_first_of("\r\n") != std::string::npos)
             throw Error(fmt::format("cannot write '{}': class name '{}' is empty or has a line break", path, name));
         text += name + "\n";
     }
-    write_text_atomically(path, text);
+    return text;
+}
+
+void write_classes(const std::string& path, const std::vector<std::string>& names) {
+    write_text_atomically(path, format_classes(names, path));
 }
 
 std::vector<std::int64_t> class_counts(const std::vector<ListEntry>& entries) {

@@ -46,6 +46,10 @@ void write_list(const std::string& path, const std::vector<ListEntry>& entries);
 // every later label.
 std::vector<std::string> read_classes(const std::string& path);
 
+// The text of classes.txt, one name per line; path only names it in the
+// error for an empty name or one with a line break.
+std::string format_classes(const std::vector<std::string>& names, const std::string& path);
+
 // Writes classes.txt atomically.
 void write_classes(const std::string& path, const std::vector<std::string>& names);
 

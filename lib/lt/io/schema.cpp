@@ -313,6 +313,11 @@ Classifier read_classifier_group(const h5::Group& group) {
     if (group.has_attr("scale")) {
         classifier.scale = group.attr_double("scale");
         if (!std::isfinite(classifier.scale)) fail(group.where() + ": the scale attribute is not finite");
+        // s of s * cos(f, w) is positive: 0 scores every class alike, and
+        // a negative s would rank the classes backwards.
+        if (classifier.kind == "cosine" && !(classifier.scale > 0))
+            fail(fmt::format("{}: a cosine classifier's scale must be > 0 (got {})", group.where(),
+                             format_number(classifier.scale)));
     } else if (classifier.kind == "cosine") {
         log::verbose("{} has no scale attribute; using {}", group.where(), kDefaultScale);
     }
@@ -334,9 +339,6 @@ Classifier read_classifier_group(const h5::Group& group) {
     // A version-1 cosine classifier has neither: a stray /bias there was never read.
     const bool extended_cosine = classifier.kind == "cosine" && version >= 2;
     if (classifier.kind == "linear" || (extended_cosine && group.has_dataset("bias"))) classifier.bias = per_class("bias");
-    if (extended_cosine && !classifier.bias.empty() && !(classifier.scale > 0))
-        fail(fmt::format("{}: a cosine classifier with a bias needs a scale > 0 (got {})", group.where(),
-                         classifier.scale));
     if (extended_cosine && group.has_dataset("class_scales")) classifier.class_scales = per_class("class_scales");
     for (const char* name : {"mode", "terms"})
         if (group.has_attr(name)) classifier.composition[name] = group.attr_string(name);
@@ -358,7 +360,15 @@ void write_classifier_details(h5::Group& group, const Classifier& classifier) {
     group.set_attr("kind", classifier.kind);
     const auto rows = static_cast<std::int64_t>(classifier.class_ids.size());
     if (classifier.kind == "linear" || !classifier.bias.empty()) group.write_floats("bias", classifier.bias, {rows});
-    if (classifier.kind == "cosine") group.set_attr("scale", classifier.scale);
+    if (classifier.kind == "cosine") {
+        if (!(std::isfinite(classifier.scale) && classifier.scale > 0))
+            fail(fmt::format("internal error: {} would have the scale {}; nothing was written", group.where(),
+                             classifier.scale));
+        group.set_attr("scale", classifier.scale);
+    }
+    if (!classifier.bias.empty()) check_finite_output(classifier.bias.data(), 1, rows, 0, group.where("bias"));
+    if (!classifier.class_scales.empty())
+        check_finite_output(classifier.class_scales.data(), 1, rows, 0, group.where("class_scales"));
     if (classifier.extended()) {
         // Only extended classifiers are marked version 2, so that every
         // other file stays readable by readers of version 1.

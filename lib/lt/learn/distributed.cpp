@@ -2,6 +2,7 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/cli/cli.hpp"
 #include "lt/learn/torch_version.hpp"
 
 #include <ATen/ATen.h>
@@ -90,7 +91,7 @@ Launch read_launch(const Environment& env) {
 void TimeoutOption::add_to(CLI::App& app) {
     app.add_option("--dist-timeout", seconds,
                    "Seconds a process of a data-parallel job waits for the others before it stops, naming them")
-        ->check(CLI::PositiveNumber)
+        ->check(cli::Positive)
         ->type_name("S")
         ->capture_default_str();
 }

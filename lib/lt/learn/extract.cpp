@@ -75,7 +75,7 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--preset", preset, "Eval transform: imagenet or small (default: the model's; imagenet)")
         ->check(CLI::IsMember({"imagenet", "small"}));
     app.add_option("--image-size", image_size, "Side of the network's input (0: the model's, or the preset's)")
-        ->check(cli::NonNegative)
+        ->check(cli::ImageSide)
         ->capture_default_str();
     app.add_option("--batch-size", batch_size, "Images per forward pass")->check(cli::Positive)->capture_default_str();
     app.add_option("--merge", merge, "Join the shard files of one extraction into -o instead of extracting")

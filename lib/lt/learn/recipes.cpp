@@ -63,6 +63,8 @@ void add_config_option(CLI::App& app) {
                 return {};
             },
             "", "RECIPE"));
+    // A misspelt key (epoch, batch_size) would otherwise be ignored silently.
+    app.allow_config_extras(CLI::config_extras_mode::error);
 }
 
 }  // namespace lt::recipes

@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace lt::retrain {
 
@@ -138,6 +140,9 @@ Classifier retrain(const Classifier& classifier, const Matrix& features, const s
             optimizer.step();
             loss_sum += loss.item<double>() * static_cast<double>(count);
         }
+        if (!std::isfinite(loss_sum))
+            throw Error(fmt::format("the loss is {} in epoch {}: training diverged", loss_sum, epoch + 1),
+                        "lower --lr");
         log::verbose("epoch {}/{}: loss {:.4f}", epoch + 1, settings.epochs, loss_sum / static_cast<double>(n));
     }
     log::verbose("{} epochs of {} samples in {:.2f} s", settings.epochs, n,
@@ -165,6 +170,14 @@ Classifier retrain(const Classifier& classifier, const Matrix& features, const s
         for (std::size_t j = 0; j < out.bias.size(); ++j) out.bias[j] *= g[j];
     }
     out.adjustment = {{"adjust", settings.method}};
+    // The last steps can still diverge; say so rather than leave it to the
+    // writer's check.
+    auto finite = [](const std::vector<float>& values) {
+        return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+    };
+    if (!finite(out.weights.values) || !finite(out.bias) || !finite(out.class_scales) ||
+        (out.kind == "cosine" && !(std::isfinite(out.scale) && out.scale > 0)))
+        throw Error("training diverged: the classifier is not finite (or its scale not > 0)", "lower --lr");
     return out;
 }
 

@@ -1,5 +1,6 @@
 #include "lt/learn/train.hpp"
 
+#include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 #include "lt/base/groups.hpp"
 #include "lt/base/log.hpp"
@@ -99,7 +100,7 @@ void Options::add_to(CLI::App& app) {
         ->check(CLI::IsMember({"imagenet", "small"}))
         ->capture_default_str();
     app.add_option("--image-size", image_size, "Side of the network's input (0: 224 for imagenet, 32 for small)")
-        ->check(cli::NonNegative)
+        ->check(cli::ImageSide)
         ->capture_default_str();
     app.add_option("--init", init, "Initial backbone weights with torchvision names (the classifier is always new)")
         ->type_name("WEIGHTS.h5");
@@ -637,6 +638,7 @@ void check_usage(const Options& options, const dist::Launch& launch) {
     if (options.output.path == "-")
         throw UsageError("-o must be a file, not '-': the model file is also the checkpoint, rewritten after "
                          "every epoch");
+    cli::require_distinct_outputs({{"-o", options.output.path}, {"--log", options.log}});
     parse_sampler_kind(options.sampler);
     if (contrastive(options) && !options.val_list.empty())
         throw UsageError("--val-list needs a classifier, which --loss simclr does not train",
@@ -715,6 +717,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
     const bool resuming = options.resume && file_exists(options.output.path);
     if (group.is_root()) {
         if (resuming) {
+            allow_replacing(options.output.path);  // the checkpoint is read, then updated every epoch
             restore_checkpoint(run);
             log::info("resuming {} after epoch {} of {}", options.output.path, run.first_epoch, options.epochs);
         } else {

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -30,6 +31,29 @@ bool starts_like_hdf5(const std::string& path) {
     char head[8] = {};
     in.read(head, 8);
     return in.gcount() == 8 && std::string(head, 8) == "\x89HDF\r\n\x1a\n";
+}
+
+// A large P or T overflows float32; say so in terms of the option, not as
+// the writer's internal error.
+void check_representable(const Classifier& adjusted, const std::string& option, double value) {
+    // values holds `per_class` numbers per class, class after class.
+    auto check = [&](const std::vector<float>& values, std::size_t per_class, const char* what) {
+        for (std::size_t i = 0; i < values.size(); ++i)
+            if (!std::isfinite(values[i]))
+                throw Error(fmt::format("{} {}: the {} of class {} overflows float32", option,
+                                        cli::pattern_value(value), what, adjusted.class_ids[i / per_class]),
+                            "use a smaller value");
+    };
+    check(adjusted.weights.values, static_cast<std::size_t>(std::max<std::int64_t>(1, adjusted.weights.cols)),
+          "weights");
+    check(adjusted.bias, 1, "bias");
+    check(adjusted.class_scales, 1, "scale");
+    // A scale of 0 (|w|^(1-P) underflowed) would score the class 0 whatever the features.
+    for (std::size_t c = 0; c < adjusted.class_scales.size(); ++c)
+        if (adjusted.class_scales[c] == 0)
+            throw Error(fmt::format("{} {}: the scale of class {} underflows float32 to 0", option,
+                                    cli::pattern_value(value), adjusted.class_ids[c]),
+                        "use a smaller value");
 }
 
 }  // namespace
@@ -154,6 +178,7 @@ void run(const Options& options) {
     std::vector<h5::OutputFile*> files;
     for (double value : values) {
         Classifier adjusted = tau ? tau_normalize(classifier, value) : logit_adjust(classifier, value, prior);
+        check_representable(adjusted, tau ? "--tau-norm" : "--logit-adjust", value);
         if (!tau) adjusted.adjustment["prior"] = options.prior.empty() ? "training counts" : options.prior;
         outputs.push_back(std::make_unique<h5::OutputFile>(
             cli::fill_pattern(pattern, {{placeholder, cli::pattern_value(value)}}), "classifier"));

@@ -757,6 +757,9 @@ namespace {
 std::vector<std::string> split_names(const std::string& text) {
     std::vector<std::string> names;
     std::size_t start = 0;
+    // A tab or a newline would break the TSV table.
+    if (text.find_first_of("\t\n\r") != std::string::npos)
+        throw UsageError("--names: a name may not hold a tab or a line break");
     while (true) {
         std::size_t comma = text.find(',', start);
         names.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
@@ -818,6 +821,8 @@ void run(const Options& options, const Compute& compute) {
                                        {"--per-class", options.per_class},
                                        {"--confusion", options.confusion}})
         if (path == "-") throw UsageError(fmt::format("{} needs a file: stdout carries the results table", option));
+    cli::require_distinct_outputs(
+        {{"--predictions", options.predictions}, {"--per-class", options.per_class}, {"--confusion", options.confusion}});
     if (options.top_k > 0 && options.predictions.empty())
         throw UsageError("--top-k needs --predictions OUT.h5, where the best classes are written");
     options.settings.groups.check();

@@ -29,6 +29,13 @@ bool is_digits(const std::string& text) {
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
+// A class id of a table: digits, small enough for 64 bits.
+bool parse_class_id(const std::string& text, std::int64_t* id) {
+    if (!is_digits(text) || text.size() > 18) return false;
+    *id = std::stoll(text);
+    return true;
+}
+
 // The offsets of the synsets one hypernym or instance-hypernym link above.
 std::vector<long> parents(long offset) {
     static char no_word[] = "";
@@ -249,18 +256,21 @@ void run(const Options& options) {
             throw Error(fmt::format("{}:{}: {} fields, the header has {}", source, number, fields.size(),
                                     header.size()));
         if (!keep.empty()) {
-            if (!is_digits(fields[class_column]) || !keep.count(std::stoll(fields[class_column]))) continue;
-            seen.insert(std::stoll(fields[class_column]));
+            std::int64_t id = -1;
+            if (!parse_class_id(fields[class_column], &id) || !keep.count(id)) continue;
+            seen.insert(id);
         }
         auto name_of = [&](int id_column, int name_column) {
             if (name_column >= 0 && fields[name_column] != "?") return fields[name_column];
             const std::string& id = fields[id_column];
-            if (!is_digits(id)) throw Error(fmt::format("{}:{}: class id '{}' is not a number", source, number, id));
-            std::size_t label = std::stoul(id);
-            if (label >= names.size())
+            std::int64_t label = -1;
+            if (!parse_class_id(id, &label))
+                throw Error(fmt::format("{}:{}: class id '{}' is not a number of at most 18 digits", source, number,
+                                        id));
+            if (label >= static_cast<std::int64_t>(names.size()))
                 throw Error(fmt::format("{}:{}: class id {} has no name{}", source, number, id,
                                         names.empty() ? "" : fmt::format(" in {}", options.class_names)));
-            return names[label];
+            return names[static_cast<std::size_t>(label)];
         };
         long a = synset_of(name_of(class_column, class_name_column));
         long b = synset_of(name_of(neighbour_column, neighbour_name_column));
