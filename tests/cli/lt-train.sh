@@ -159,6 +159,9 @@ expect_fail 1 "cannot open .*no-init\.h5" "$WORK/x.h5" -- \
     "$WORK/nothing.h5"
 expect_fail 1 'no weight of .* matches a resnet20 parameter' "$WORK/x.h5" -- \
     lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5" "${FAST[@]}" --init "$WORK/nothing.h5"
+/usr/bin/python3 -c 'import sys, h5py; f = h5py.File(sys.argv[1], "a"); f.attrs["lt_type"] = "features"' "$WORK/nothing.h5"
+expect_fail 1 "nothing\.h5 is a 'features' file, not weights" "$WORK/x.h5" -- \
+    lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/x.h5" "${FAST[@]}" --init "$WORK/nothing.h5"
 
 section "recipes: by name, by path, overridden on the command line"
 expect_ok lt-train -q --config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" -o "$WORK/recipe.h5" \

@@ -1,6 +1,7 @@
 #include "lt/learn/weights.hpp"
 
 #include "lt/base/error.hpp"
+#include "lt/io/model_layout.hpp"
 
 #include <fmt/format.h>
 
@@ -56,6 +57,11 @@ void write_state_dict(h5::Group& group, const models::StateDict& entries) {
 
 models::LoadReport load_init(models::Backbone& backbone, const std::string& path) {
     h5::InputFile in(path);
+    // An lt file of another kind (features, a classifier) is named as such;
+    // a bare state dict has no lt_type.
+    if (in.has_attr("lt_type") && in.type() != model_layout::kType)
+        throw SchemaError(fmt::format("{} is a '{}' file, not weights", path, in.type()),
+                          "--init takes an lt model file or a state dict with torchvision names");
     const bool nested = in.has_group("backbone");
     models::StateDict entries = read_state_dict(nested ? in.group("backbone") : static_cast<const h5::Group&>(in));
     models::LoadReport report = models::load_state_dict(backbone, entries);
