@@ -121,7 +121,7 @@ void check_not_an_input(const std::string& path) {
     std::lock_guard lock(registry);
     if (among(protected_inputs, identity) && !among(replaceable, identity))
         throw UsageError(fmt::format("{} is an input of this run; an output may not replace it", path),
-                             "write the output elsewhere");
+                         "write the output elsewhere");
 }
 
 std::string temporary_path(const std::string& path) {

@@ -400,17 +400,17 @@ void run_folder(const FolderOptions& options) {
         std::vector<std::string> images;
         // Folder symlinks are followed; one that leads back into the walk
         // would make it endless.
-        std::set<fs::path> walked{fs::weakly_canonical(folder, error)};
+        std::error_code ignored;
+        std::set<fs::path> walked{fs::weakly_canonical(folder, ignored)};
         auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
         for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-            std::error_code ignored;
             const bool folder_entry = it->is_directory(ignored);
             if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             const std::string relative = it->path().lexically_relative(options.root).generic_string();
-            if (folder_entry && it->is_symlink(ignored) && !walked.insert(fs::weakly_canonical(it->path(), ignored)).second)
+            if (folder_entry && !walked.insert(fs::weakly_canonical(it->path(), ignored)).second &&
+                it->is_symlink(ignored))
                 throw Error(fmt::format("'{}' is a symbolic link back to a folder already listed (a loop)", relative),
                             "remove the link, or link to the images instead");
-            if (folder_entry) walked.insert(fs::weakly_canonical(it->path(), ignored));
             if (is_hidden(it->path())) {
                 if (folder_entry) it.disable_recursion_pending();
                 hidden.push_back(relative);
