@@ -208,7 +208,7 @@ expect_fail 2 "give --n-min or --imbalance" "$WORK/out.txt" -- lt-data subsample
 expect_fail 2 "n_max / n_min" "$WORK/out.txt" -- lt-data subsample "$WORK/syn/train.txt" -o "$WORK/out.txt" --n-max 5 --imbalance 0.5
 expect_fail 2 "--output is required" -- lt-data subsample "$WORK/syn/train.txt" --n-max 5 --n-min 1
 expect_fail 2 "subcommand" -- lt-data
-expect_fail 2 "" -- lt-data shuffle
+expect_fail 2 "not expected: shuffle" -- lt-data shuffle
 expect_ok lt-data --help
 expect_grep '^Examples:' "$LT_STDOUT"
 

@@ -529,7 +529,9 @@ void run_check(const CheckOptions& options, const Compute& compute) {
 }
 
 void Options::add_to(CLI::App& app) {
-    app.require_subcommand(1);
+    // At most one; none is refused by run(), so that a mistyped subcommand
+    // is named ("not expected: shufle") rather than called missing.
+    app.require_subcommand(0, 1);
     // Lets the common options (-q, -v, ...) come after the subcommand.
     app.fallthrough();
     auto add = [&](const char* name, const char* summary, auto& options, std::function<void(const Compute&)> run) {
@@ -550,7 +552,7 @@ void Options::add_to(CLI::App& app) {
 void Options::run(const Compute& compute) const {
     for (const auto& [command, run_command] : commands_)
         if (command->parsed()) return run_command(compute);
-    throw UsageError("no subcommand given");
+    throw UsageError("give a subcommand: fashion-mnist, subsample, folder or check");
 }
 
 }  // namespace lt::data
