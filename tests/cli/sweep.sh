@@ -119,4 +119,15 @@ echo precious >"$WORK/dir0/wh.h5"
 expect_fail 1 "cannot write" "$WORK/dir5/wh.h5" -- "${A[@]}" -k 0,5 -o "$WORK/dir{k}/wh.h5"
 echo precious | cmp -s - "$WORK/dir0/wh.h5" || fail "an existing output was replaced by a failed sweep"
 [[ -z $(ls -A "$WORK/dir0" | grep -v '^wh.h5$') ]] || fail "temporaries left: $(ls -A "$WORK/dir0")"
+
+section "a sweep of more outputs than the soft limit of open files"
+# 3 k x 40 tau values keep 120 outputs open at once: a soft limit of 64 is
+# raised to the hard one, and a hard limit of 64 is a clear error.
+taus=$(seq -s, 1 40)
+mkdir -p "$WORK/many" "$WORK/few-files"
+( ulimit -Sn 64 && expect_ok "${A[@]}" -k 0,5,20 --tau "$taus" -o "$WORK/many/wh{k}-{tau}.h5" ) || exit 1
+[[ $(ls -A "$WORK/many" | wc -l) -eq 120 ]] || fail "expected 120 outputs, found $(ls -A "$WORK/many" | wc -l)"
+( ulimit -n 64 && expect_fail 1 "too many files open at once .*ulimit -n" "$WORK/few-files/wh0-1.h5" -- \
+    "${A[@]}" -k 0,5,20 --tau "$taus" -o "$WORK/few-files/wh{k}-{tau}.h5" ) || exit 1
+[[ -z $(ls -A "$WORK/few-files") ]] || fail "files left by a failed sweep: $(ls -A "$WORK/few-files" | head -3)"
 echo "sweep.sh: sweeps in one call work, and fail cleanly"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -49,10 +50,23 @@ std::string temporary_prefix(const std::string& path) {
     return fmt::format(".{}.tmp.{}.", name_of(path), host_name());
 }
 
-// Fixed storage, because a signal handler may only call async-signal-safe
-// functions. lt-attend writes one output per value of a sweep.
-constexpr int kMaxTemporaries = 256;
-std::array<char[4096], kMaxTemporaries> temporaries{};
+// The registered temporaries, in blocks of fixed slots that the signal
+// handler can walk without allocating (only async-signal-safe calls there).
+// lt-attend keeps one output per value of a sweep open, so a full block gets
+// a successor (allocated under the mutex, never freed); a slot's first byte
+// is written last, so the handler never sees half a name.
+constexpr std::size_t kSlotsPerBlock = 256, kSlotSize = 4096;  // PATH_MAX
+struct TemporaryBlock {
+    std::array<char[kSlotSize], kSlotsPerBlock> slots{};
+    std::atomic<TemporaryBlock*> next{nullptr};
+};
+TemporaryBlock first_block;
+
+template <typename Visit>
+void for_each_slot(Visit&& visit) {
+    for (TemporaryBlock* block = &first_block; block; block = block->next.load(std::memory_order_acquire))
+        for (auto& slot : block->slots) visit(slot);
+}
 
 struct FileIdentity {
     dev_t device;
@@ -81,26 +95,38 @@ bool identify(const std::string& path, FileIdentity* identity) {
 void register_temporary(const std::string& temporary, const std::string& path) {
     check_not_an_input(path);
     std::lock_guard lock(registry);
-    for (const auto& slot : temporaries)
+    char* free_slot = nullptr;
+    for_each_slot([&](char* slot) {
         if (temporary == slot)
             throw UsageError(fmt::format("{} is named as two outputs of this run", path),
                              "give each output its own file");
-    for (auto& slot : temporaries)
-        if (slot[0] == '\0') {
-            std::snprintf(slot, sizeof slot, "%s", temporary.c_str());
-            return;
-        }
+        if (!free_slot && slot[0] == '\0') free_slot = slot;
+    });
+    // A longer name cannot be created (ENAMETOOLONG): writing reports it.
+    if (temporary.empty() || temporary.size() >= kSlotSize) return;
+    if (!free_slot) {
+        TemporaryBlock* last = &first_block;
+        while (TemporaryBlock* next = last->next.load(std::memory_order_acquire)) last = next;
+        auto* block = new TemporaryBlock;  // lives as long as the process
+        last->next.store(block, std::memory_order_release);
+        free_slot = block->slots[0];
+    }
+    std::memcpy(free_slot + 1, temporary.c_str() + 1, temporary.size());  // with its '\0'
+    std::atomic_signal_fence(std::memory_order_release);
+    free_slot[0] = temporary[0];
 }
 
 void unregister_temporary(const std::string& temporary) {
     std::lock_guard lock(registry);
-    for (auto& slot : temporaries)
+    for_each_slot([&](char* slot) {
         if (temporary == slot) slot[0] = '\0';
+    });
 }
 
 void remove_registered_temporaries() {
-    for (auto& slot : temporaries)
+    for_each_slot([](const char* slot) {
         if (slot[0] != '\0') unlink(slot);
+    });
 }
 
 void protect_input(const std::string& path) {

@@ -8,6 +8,7 @@
 
 #include <H5LTpublic.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -713,6 +714,29 @@ void InputFile::check_type(const std::vector<std::string>& accepted) const {
 
 // ---------------------------------------------------------------- OutputFile
 
+namespace {
+
+// A sweep keeps one output file open per value, which can pass the common
+// soft limit of 1024 open files; the hard limit is usually far higher.
+bool raise_open_file_limit() {
+    struct rlimit limit {};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return false;
+    limit.rlim_cur = limit.rlim_max;
+    return setrlimit(RLIMIT_NOFILE, &limit) == 0;
+}
+
+hid_t create_temporary(const std::string& temporary, hid_t access) {
+    errno = 0;
+    hid_t file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    if (file < 0 && errno == EMFILE && raise_open_file_limit()) {
+        errno = 0;
+        file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    }
+    return file;
+}
+
+}  // namespace
+
 OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
     : Group(nullptr, -1, path == "-" ? "<stdout>" : path, "/"), target_(path), to_stdout_(path == "-") {
     Handle access(H5Pcreate(H5P_FILE_ACCESS));
@@ -732,10 +756,13 @@ OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
         remove_stale_temporaries(path);
         temporary_ = temporary_path(path);
         register_temporary(temporary_, path);
-        file = H5Fcreate(temporary_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+        file = create_temporary(temporary_, access.get());
         if (file < 0) {
             unregister_temporary(temporary_);
             int error = errno;
+            if (error == EMFILE)
+                throw Error(fmt::format("cannot write {}: too many files open at once", path),
+                            "write fewer values per run, or raise the limit with ulimit -n");
             throw Error(fmt::format("cannot write {}: {}", path,
                                     error ? std::strerror(error) : "cannot create a file in its folder"));
         }

@@ -6,10 +6,13 @@
 #include "temp_folder.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -72,4 +75,25 @@ TEST_CASE("an output may not replace an input, by whatever path, unless allowed"
     CHECK(read_file(input) == "updated\n");
     // The new file is another inode: nothing of it is protected.
     CHECK_NOTHROW(lt::check_not_an_input(input));
+}
+
+TEST_CASE("the signal-cleanup registry holds any number of pending outputs") {
+    // More than one block of slots, as a long lt-attend sweep keeps open.
+    lt::test::TempFolder folder;
+    std::vector<std::string> paths, temporaries;
+    for (int i = 0; i < 600; ++i) {
+        paths.push_back(folder.file(fmt::format("wh{}.h5", i)));
+        temporaries.push_back(lt::temporary_path(paths.back()));
+        lt::register_temporary(temporaries.back(), paths.back());
+        std::ofstream(temporaries.back()) << "pending";
+    }
+    CHECK_THROWS_AS(lt::register_temporary(temporaries[599], paths[599]), lt::UsageError);
+    CHECK_THROWS_AS(lt::register_temporary(temporaries[300], paths[300]), lt::UsageError);
+    CHECK(other_entries(folder.path(), 0) == 600);
+    lt::remove_registered_temporaries();  // what the signal handler does
+    CHECK(other_entries(folder.path(), 0) == 0);
+    for (const auto& temporary : temporaries) lt::unregister_temporary(temporary);
+    // Freed slots are reused, and a released name may be registered again.
+    lt::register_temporary(temporaries[599], paths[599]);
+    lt::unregister_temporary(temporaries[599]);
 }
