@@ -57,6 +57,9 @@ for key in ("epoch", "lr", "loss", "train_images_per_s", "val_top1", "val_many",
 PY
 expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/shown.h5" "${FAST[@]}" --epochs 1
 expect_grep '^lt-train: epoch 1/1: loss [0-9.]+, lr [0-9.e-]+, [0-9]+ images/s$' "$LT_STDERR"
+! grep -q 'warning' "$LT_STDERR" || fail "unexpected warning: $(grep warning "$LT_STDERR")"
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/shown.h5" "${FAST[@]}" --epochs 1 --warmup-epochs 1
+expect_grep '^lt-train: warning: --warmup-epochs 1 is not below --epochs 1: the learning rate never decays$' "$LT_STDERR"
 
 section "off a terminal, a progress line every --progress-interval seconds; none with 0 or -q"
 lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/progress.h5" "${NET[@]}" --batch-size 2 --lr 0.05 \
@@ -165,7 +168,7 @@ expect_fail 1 "nothing\.h5 is a 'features' file, not weights" "$WORK/x.h5" -- \
 
 section "recipes: by name, by path, overridden on the command line"
 expect_ok lt-train -q --config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" -o "$WORK/recipe.h5" \
-    --epochs 1 --batch-size 32 --image-size 16 --threads 1
+    --epochs 1 --warmup-epochs 0 --batch-size 32 --image-size 16 --threads 1
 expect_equal "$(attr "$WORK/recipe.h5" / arch)/$(attr "$WORK/recipe.h5" / preset)/$(attr "$WORK/recipe.h5" / sampler)" \
     "resnet20/small/sqrt" "recipe values"
 expect_equal "$(attr "$WORK/recipe.h5" / epochs)/$(attr "$WORK/recipe.h5" / batch_size)" "1/32" "overridden values"

@@ -739,6 +739,9 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
     run.trained().train();
     if (options.sync_bn && !run.group.distributed())
         log::warn("--sync-bn does nothing in a single process (it synchronises the processes of a launched job)");
+    if (options.warmup_epochs > 0 && options.warmup_epochs >= options.epochs)
+        log::warn("--warmup-epochs {} is not below --epochs {}: the learning rate never decays",
+                  options.warmup_epochs, options.epochs);
     if (run.group.distributed()) {
         run.buckets = std::make_unique<dist::GradientBuckets>(run.trained().parameters(), run.group);
         if (run.sync_bn())
