@@ -92,6 +92,27 @@ expect_fail 1 "unlabelled.h5, .*unlabelled.h5 have no labelled rows" "$X" -- \
     lt-protos "$WORK/unlabelled.h5" "$WORK/unlabelled.h5" -o "$X"
 expect_fail 1 "feats_fractional_labels.h5:/labels holds 8.999999 at element 7, which is not a whole number" "$X" -- \
     lt-protos "$WORK/A.h5" "$WORK/bad/feats_fractional_labels.h5" -o "$X"
+# Values HDF5 would alter silently (saturate, truncate) are refused; a filter
+# this HDF5 lacks is named.
+"$PY" -c '
+import sys, h5py, numpy as np
+def features(path, labels, version=1, **create):
+    with h5py.File(path, "w") as f:
+        f.attrs.update(lt_schema="lt-h5", lt_schema_version=version, lt_type="features")
+        f["features"] = np.ones((len(labels), 32), np.float32)
+        f.create_dataset("labels", data=labels, **create)
+features(sys.argv[1] + "/u64.h5", np.array([0, 1, 2**63 + 7], np.uint64))
+features(sys.argv[1] + "/u64-small.h5", np.array([0, 1, 1], np.uint64))
+features(sys.argv[1] + "/version-1.5.h5", np.array([0, 1], np.int64), version=1.5)
+features(sys.argv[1] + "/lzf.h5", np.zeros(4000, np.int64), compression="lzf")' "$WORK"
+expect_fail 1 "u64.h5:/labels holds 9223372036854775815 at element 2, which is beyond 2\^63 - 1" "$X" -- \
+    lt-protos "$WORK/u64.h5" -o "$X"
+expect_ok lt-protos -q "$WORK/u64-small.h5" -o "$X"
+rm -f "$X"
+expect_fail 1 "attribute 'lt_schema_version' holds 1.5, which is not a whole number" "$X" -- \
+    lt-protos "$WORK/version-1.5.h5" -o "$X"
+expect_fail 1 "cannot read .*lzf.h5:/labels: it is compressed with the filter 'lzf' \(HDF5 filter 32000\), which this HDF5 library does not have" "$X" -- \
+    lt-protos "$WORK/lzf.h5" -o "$X"
 expect_fail 2 "standard input \('-'\) can be given once" "$X" -- lt-protos - - -o "$X"
 expect_fail 2 "inputs is required" "$X" -- lt-protos -o "$X"
 echo "lt-protos: all checks passed"

@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,8 +47,19 @@ std::string host_name() {
 }
 
 // ".<name>.tmp.<host>." : the start of every temporary of path on this host.
+// A name too long for that (a file name holds 255 bytes) is cut and given a
+// hash of the whole, so the prefix still says whose it is.
 std::string temporary_prefix(const std::string& path) {
-    return fmt::format(".{}.tmp.{}.", name_of(path), host_name());
+    constexpr std::size_t kMaxName = 255, kPid = 10;
+    std::string name = name_of(path);
+    const std::string host = host_name().substr(0, 64);
+    const std::size_t fixed = 1 + 5 + host.size() + 1 + kPid;  // ".", ".tmp.", host, ".", pid
+    if (fixed + name.size() > kMaxName) {
+        std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+        for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+        name = fmt::format("{}~{:016x}", name.substr(0, kMaxName - fixed - 17), hash);
+    }
+    return fmt::format(".{}.tmp.{}.", name, host);
 }
 
 // The registered temporaries, in blocks of fixed slots that the signal
@@ -131,8 +143,13 @@ void remove_registered_temporaries() {
 
 void protect_input(const std::string& path) {
     FileIdentity identity{};
+    struct stat info {};
+    // "-": the file standard input was redirected from, if it is one.
+    const bool known = path == "-" ? fstat(STDIN_FILENO, &info) == 0 && S_ISREG(info.st_mode)
+                                   : identify(path, &identity);
+    if (path == "-" && known) identity = {info.st_dev, info.st_ino};
     std::lock_guard lock(registry);
-    if (identify(path, &identity)) protected_inputs.push_back(identity);
+    if (known) protected_inputs.push_back(identity);
 }
 
 void allow_replacing(const std::string& path) {
@@ -148,6 +165,40 @@ void check_not_an_input(const std::string& path) {
     if (among(protected_inputs, identity) && !among(replaceable, identity))
         throw UsageError(fmt::format("{} is an input of this run; an output may not replace it", path),
                          "write the output elsewhere");
+}
+
+OutputTarget resolve_output(const std::string& path) {
+    struct stat info {};
+    if (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) return {path, true};
+    std::string current = path;
+    for (int depth = 0; depth < 40; ++depth) {  // a longer chain or a loop: creating the file reports it
+        if (lstat(current.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) break;
+        std::vector<char> target(static_cast<std::size_t>(info.st_size > 0 ? info.st_size : 4095) + 1, '\0');
+        const ssize_t length = readlink(current.c_str(), target.data(), target.size() - 1);
+        if (length <= 0) break;
+        const std::string next(target.data(), static_cast<std::size_t>(length));
+        current = next.front() == '/' ? next : folder_of(current) + "/" + next;
+    }
+    return {current, false};
+}
+
+namespace {
+
+// Writes bytes to file and closes it: the reason of a failure, or "".
+std::string write_and_close(std::FILE* file, std::string_view bytes) {
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size() && std::fflush(file) == 0;
+    std::string reason = written ? std::string() : system_reason();
+    if (std::fclose(file) != 0 && written) reason = system_reason();
+    return reason;
+}
+
+}  // namespace
+
+void write_directly(const std::string& path, std::string_view bytes, const std::string& shown_as) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    if (!file) throw Error(fmt::format("cannot write '{}': {}", shown_as, system_reason()));
+    const std::string reason = write_and_close(file, bytes);
+    if (!reason.empty()) throw Error(fmt::format("cannot write '{}': {}", shown_as, reason));
 }
 
 std::string temporary_path(const std::string& path) {
@@ -173,13 +224,21 @@ void remove_stale_temporaries(const std::string& path) {
 namespace {
 
 // The bytes of path in its registered temporary; removed again unless
-// renamed into place.
+// renamed into place. A device or FIFO (OutputTarget::direct) is written
+// only then, as it cannot be replaced.
 class PendingFile {
 public:
     PendingFile(const std::string& path, std::string_view bytes) : path_(path) {
         if (path.empty()) throw Error("empty output path");
-        remove_stale_temporaries(path);
-        temporary_ = temporary_path(path);
+        const OutputTarget target = resolve_output(path);
+        destination_ = target.path;
+        if (target.direct) {
+            direct_bytes_ = bytes;
+            direct_ = true;
+            return;
+        }
+        remove_stale_temporaries(destination_);
+        temporary_ = temporary_path(destination_);
         register_temporary(temporary_, path);
         std::FILE* file = std::fopen(temporary_.c_str(), "wb");
         if (!file) {
@@ -190,13 +249,8 @@ public:
         // No fsync: rename already protects against a killed process, which
         // is the failure this guards; syncing thousands of small PNGs costs
         // seconds.
-        bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size() && std::fflush(file) == 0;
-        std::string reason = written ? std::string() : system_reason();
-        if (std::fclose(file) != 0 && written) {
-            written = false;
-            reason = system_reason();
-        }
-        if (!written) {
+        const std::string reason = write_and_close(file, bytes);
+        if (!reason.empty()) {
             discard();
             throw Error(fmt::format("cannot write '{}': {}", path, reason));
         }
@@ -207,7 +261,11 @@ public:
         if (!temporary_.empty()) discard();
     }
     void rename_into_place() {
-        if (std::rename(temporary_.c_str(), path_.c_str()) != 0)
+        if (direct_) {
+            write_directly(destination_, direct_bytes_, path_);
+            return;
+        }
+        if (std::rename(temporary_.c_str(), destination_.c_str()) != 0)
             throw Error(fmt::format("cannot write '{}': {}", path_, system_reason()));
         unregister_temporary(temporary_);
         temporary_.clear();
@@ -219,7 +277,9 @@ private:
         unregister_temporary(temporary_);
         temporary_.clear();
     }
-    std::string path_, temporary_;
+    std::string path_, destination_, temporary_;
+    std::string_view direct_bytes_;  // the caller's, alive until rename_into_place
+    bool direct_ = false;
 };
 
 }  // namespace

@@ -12,8 +12,24 @@
 
 namespace lt {
 
-// Writes any bytes (a PNG, a list file, ...) atomically. Throws lt::Error
-// naming the path when the folder is missing, the disk is full, etc.
+// Where an output path leads once symbolic links are followed. A regular
+// file (or none yet) is replaced atomically at its real path, so a link
+// stays a link. A device, FIFO or socket cannot be replaced: it is opened
+// and written as it is (direct), so -o /dev/null discards the output and
+// never replaces /dev/null.
+struct OutputTarget {
+    std::string path;
+    bool direct = false;
+};
+OutputTarget resolve_output(const std::string& path);
+
+// Writes bytes to path opened as it is (an OutputTarget that is direct);
+// messages name shown_as.
+void write_directly(const std::string& path, std::string_view bytes, const std::string& shown_as);
+
+// Writes any bytes (a PNG, a list file, ...) atomically (or directly, see
+// OutputTarget). Throws lt::Error naming the path when the folder is
+// missing, the disk is full, etc.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // The same for text outputs; the name says what is written.

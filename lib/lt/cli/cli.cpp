@@ -242,6 +242,11 @@ void register_deprecated_spelling(const std::string& old_name, const std::string
 int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<void(CLI::App&)>& setup,
              const std::function<void(const Compute&)>& run) {
     log::set_tool(info.name);
+    // Outputs are closed explicitly (and committed, or removed). HDF5's own
+    // clean-up at exit would only close again a file whose closing failed
+    // (a full disk), and crashes on it; it must be declined before any other
+    // HDF5 call.
+    H5dont_atexit();
     // HDF5 prints its error stack unless told not to; --hdf5-errors re-enables it.
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     std::string command_line;

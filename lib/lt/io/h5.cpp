@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <limits>
+#include <type_traits>
 
 namespace lt::h5 {
 
@@ -52,6 +54,38 @@ void checked(herr_t status, const std::string& what) {
     if (status < 0) throw Error(what);
 }
 
+// A failed write names the system's reason (errno), usually a full disk.
+[[noreturn]] void write_failed(const std::string& file_name, int error) {
+    throw Error(fmt::format("cannot write {}: {}", file_name, error ? std::strerror(error) : "the disk may be full"));
+}
+
+template <class Call>
+void write_or_throw(Call call, const std::string& file_name) {
+    errno = 0;
+    if (call() < 0) write_failed(file_name, errno);
+}
+
+
+// A dataset whose values could not be read: one compressed with a filter
+// this HDF5 library lacks (h5py's lzf, a plugin's) is named as such, not as
+// corrupt. (Chunks an optional filter left unfiltered read fine.)
+[[noreturn]] void unreadable(hid_t dataset, const std::string& where, const std::string& detail) {
+    Handle properties(H5Dget_create_plist(dataset));
+    const int filters = properties.valid() ? H5Pget_nfilters(properties.get()) : 0;
+    for (int i = 0; i < filters; ++i) {
+        unsigned flags = 0, filter_config = 0;
+        std::size_t values = 0;
+        char filter_name[64] = {};
+        const H5Z_filter_t filter = H5Pget_filter2(properties.get(), static_cast<unsigned>(i), &flags, &values,
+                                                   nullptr, sizeof filter_name, filter_name, &filter_config);
+        if (filter >= 0 && H5Zfilter_avail(filter) <= 0)
+            throw Error(fmt::format("cannot read {}: it is compressed with the filter '{}' (HDF5 filter {}), which "
+                                    "this HDF5 library does not have",
+                                    where, filter_name[0] ? filter_name : "unknown", filter),
+                        "rewrite it with gzip where the filter is available, e.g. in h5py");
+    }
+    fail("cannot read " + where + " " + detail);
+}
 
 // Creation properties that keep files byte-identical across runs: HDF5
 // otherwise stamps every object header with its modification time.
@@ -69,9 +103,14 @@ Handle vlen_string_type() {
 }
 
 // Reads every element of a string dataset or attribute (fixed or variable length).
+// dataset: the dataset read, or -1 for an attribute.
 template <class ReadFn>
 std::vector<std::string> read_string_values(hid_t file_type, std::size_t count, ReadFn read,
-                                            const std::string& where) {
+                                            const std::string& where, hid_t dataset = -1) {
+    const auto cannot_read = [&] {
+        if (dataset >= 0) unreadable(dataset, where, "as strings");
+        fail(where + ": cannot read strings");
+    };
     std::vector<std::string> values;
     values.reserve(count);
     if (H5Tget_class(file_type) != H5T_STRING) fail(where + ": expected strings");
@@ -80,7 +119,7 @@ std::vector<std::string> read_string_values(hid_t file_type, std::size_t count, 
         H5Tset_size(memory_type.get(), H5T_VARIABLE);
         H5Tset_cset(memory_type.get(), H5Tget_cset(file_type));
         std::vector<char*> pointers(count, nullptr);
-        if (count > 0 && read(memory_type.get(), pointers.data()) < 0) fail(where + ": cannot read strings");
+        if (count > 0 && read(memory_type.get(), pointers.data()) < 0) cannot_read();
         for (char* text : pointers) {
             values.emplace_back(text ? text : "");
             std::free(text);  // HDF5 allocates vlen strings with malloc by default
@@ -92,7 +131,7 @@ std::vector<std::string> read_string_values(hid_t file_type, std::size_t count, 
         H5Tset_cset(memory_type.get(), H5Tget_cset(file_type));
         H5Tset_strpad(memory_type.get(), H5T_STR_NULLPAD);
         std::vector<char> buffer(count * width + 1, '\0');
-        if (count > 0 && read(memory_type.get(), buffer.data()) < 0) fail(where + ": cannot read strings");
+        if (count > 0 && read(memory_type.get(), buffer.data()) < 0) cannot_read();
         for (std::size_t i = 0; i < count; ++i) {
             const char* start = buffer.data() + i * width;
             std::size_t length = strnlen(start, width);
@@ -311,6 +350,43 @@ std::size_t attribute_element_count(hid_t attribute) {
     return count < 0 ? 0 : static_cast<std::size_t>(count);
 }
 
+// Whole numbers of a dataset or attribute (read(memory_type, buffer) reads
+// all count of them) as int64, refused rather than altered: HDF5 would
+// truncate a float 8.999999 to 8 and saturate an unsigned 2^63 to 2^63 - 1.
+template <class Read>
+std::vector<std::int64_t> read_whole_numbers(hid_t file_type, std::size_t count, Read read, const std::string& where,
+                                             const char* what, hid_t dataset = -1) {
+    std::vector<std::int64_t> values(count);
+    if (count == 0) return values;
+    const auto cannot_read = [&] {
+        if (dataset >= 0) unreadable(dataset, where, "(corrupt or truncated file?)");
+        fail("cannot read " + where);
+    };
+    const auto at = [&](std::size_t i) { return count > 1 ? fmt::format(" at element {}", i) : std::string(); };
+    if (H5Tget_class(file_type) == H5T_FLOAT) {
+        std::vector<double> exact(count);
+        if (read(H5T_NATIVE_DOUBLE, exact.data()) < 0) cannot_read();
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!(std::nearbyint(exact[i]) == exact[i] && std::fabs(exact[i]) < 9.007199254740992e15))
+                fail(fmt::format("{} holds {}{}, which is not a whole number (expected {})", where, exact[i], at(i),
+                                 what));
+            values[i] = static_cast<std::int64_t>(exact[i]);
+        }
+    } else if (H5Tget_sign(file_type) == H5T_SGN_NONE && H5Tget_size(file_type) >= sizeof(std::uint64_t)) {
+        std::vector<std::uint64_t> unsigned_values(count);
+        if (read(H5T_NATIVE_UINT64, unsigned_values.data()) < 0) cannot_read();
+        for (std::size_t i = 0; i < count; ++i) {
+            if (unsigned_values[i] > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+                fail(fmt::format("{} holds {}{}, which is beyond 2^63 - 1 (expected {})", where, unsigned_values[i],
+                                 at(i), what));
+            values[i] = static_cast<std::int64_t>(unsigned_values[i]);
+        }
+    } else if (read(H5T_NATIVE_INT64, values.data()) < 0) {
+        cannot_read();
+    }
+    return values;
+}
+
 }  // namespace
 
 Shape Group::shape(const std::string& dataset) const {
@@ -324,7 +400,7 @@ std::vector<float> Group::read_floats(const std::string& name, Shape* shape_out)
     Shape shape = dataset_shape(dataset.get(), where(name));
     std::vector<float> values(static_cast<std::size_t>(element_count(shape)));
     if (!values.empty() && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-        fail("cannot read " + where(name) + " (corrupt or truncated file?)");
+        unreadable(dataset.get(), where(name), "(corrupt or truncated file?)");
     if (shape_out) *shape_out = shape;
     return values;
 }
@@ -333,24 +409,13 @@ std::vector<std::int64_t> Group::read_ints(const std::string& name, Shape* shape
     Handle dataset = open_dataset(*this, name);
     require_numeric(dataset.get(), where(name));
     Shape shape = dataset_shape(dataset.get(), where(name));
-    std::vector<std::int64_t> values(static_cast<std::size_t>(element_count(shape)));
     Handle type(H5Dget_type(dataset.get()));
-    if (H5Tget_class(type.get()) == H5T_FLOAT) {
-        // HDF5 would truncate 8.999999 to 8: float ids and labels must hold whole numbers.
-        std::vector<double> exact(values.size());
-        if (!exact.empty() && H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, exact.data()) < 0)
-            fail("cannot read " + where(name) + " (corrupt or truncated file?)");
-        for (std::size_t i = 0; i < exact.size(); ++i) {
-            if (!(std::nearbyint(exact[i]) == exact[i] && std::fabs(exact[i]) < 9.007199254740992e15))
-                fail(fmt::format("{} holds {} at element {}, which is not a whole number (it is a float dataset of "
-                                 "ids, labels or counts)",
-                                 where(name), exact[i], i));
-            values[i] = static_cast<std::int64_t>(exact[i]);
-        }
-    } else if (!values.empty() &&
-               H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
-        fail("cannot read " + where(name) + " as integers (corrupt file, or values out of range?)");
-    }
+    std::vector<std::int64_t> values = read_whole_numbers(
+        type.get(), static_cast<std::size_t>(element_count(shape)),
+        [&](hid_t memory_type, void* buffer) {
+            return H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
+        },
+        where(name), "an id, label or count", dataset.get());
     if (shape_out) *shape_out = shape;
     return values;
 }
@@ -361,7 +426,7 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
     auto count = static_cast<std::size_t>(element_count(dataset_shape(dataset.get(), where(name))));
     return read_string_values(type.get(), count, [&](hid_t memory_type, void* buffer) {
         return H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
-    }, where(name));
+    }, where(name), dataset.get());
 }
 
 void Group::read_rows(const std::string& name, std::int64_t first, std::int64_t count, float* out) const {
@@ -376,7 +441,7 @@ void Group::read_rows(const std::string& name, std::int64_t first, std::int64_t 
     H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, extent, nullptr);
     Handle memory_space(H5Screate_simple(2, extent, nullptr));
     if (H5Dread(dataset.get(), H5T_NATIVE_FLOAT, memory_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
-        fail("cannot read " + where(name) + " (corrupt or truncated file?)");
+        unreadable(dataset.get(), where(name), "(corrupt or truncated file?)");
 }
 
 // ---------------------------------------------------------------- writes
@@ -403,7 +468,7 @@ Handle create_dataset(Group& group, const std::string& name, hid_t file_type, co
 }
 
 void write_all(hid_t dataset, hid_t memory_type, const void* data, const std::string& where) {
-    checked(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot write " + where);
+    write_or_throw([&] { return H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data); }, where);
 }
 
 // Grows a 1-D or 2-D extendible dataset by rows and writes them at the end.
@@ -419,8 +484,8 @@ void append(hid_t dataset, hid_t memory_type, const void* data, std::int64_t row
     extent[0] = static_cast<hsize_t>(rows);
     H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
     Handle memory_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
-    checked(H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
-            "cannot write " + where);
+    write_or_throw([&] { return H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data); },
+                   where);
 }
 
 std::vector<const char*> c_strings(const std::vector<std::string>& values) {
@@ -541,7 +606,10 @@ Group::AttrKind Group::attr_kind(const std::string& name) const {
     if (attribute_element_count(attribute.get()) != 1) return AttrKind::other;
     switch (H5Tget_class(type.get())) {
         case H5T_STRING: return AttrKind::string;
-        case H5T_INTEGER: return AttrKind::integer;
+        // An unsigned 64-bit value may not fit int64: shown as a double.
+        case H5T_INTEGER:
+            return H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) >= 8 ? AttrKind::floating
+                                                                                            : AttrKind::integer;
         case H5T_FLOAT: return AttrKind::floating;
         default: return AttrKind::other;
     }
@@ -562,22 +630,31 @@ T read_numeric_attribute(const Group& group, const std::string& name, hid_t memo
     Handle attribute = open_attribute(group, name);
     Handle type(H5Aget_type(attribute.get()));
     H5T_class_t type_class = H5Tget_class(type.get());
-    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
-        // Accept numbers written as strings ("10"), as some exporters do.
-        if (type_class == H5T_STRING) {
-            std::string text = group.attr_string(name);
-            try {
-                std::size_t used = 0;
-                double value = std::stod(text, &used);
-                if (used == text.size()) return static_cast<T>(value);
-            } catch (const std::exception&) {
-            }
-        }
-        fail(fmt::format("{}: attribute '{}' is not a number", group.where(), name));
-    }
+    const std::string where = fmt::format("{}: attribute '{}'", group.where(), name);
     T value{};
-    if (H5Aread(attribute.get(), memory_type, &value) < 0)
-        fail(fmt::format("{}: cannot read attribute '{}'", group.where(), name));
+    if (type_class == H5T_STRING) {
+        // Accept numbers written as strings ("10"), as some exporters do.
+        std::string text = group.attr_string(name);
+        double number = 0;
+        std::size_t used = 0;
+        try {
+            number = std::stod(text, &used);
+        } catch (const std::exception&) {
+        }
+        if (used == 0 || used != text.size()) fail(where + " is not a number");
+        if constexpr (std::is_integral_v<T>) {
+            if (!(std::nearbyint(number) == number && std::fabs(number) < 9.007199254740992e15))
+                fail(fmt::format("{} holds {}, which is not a whole number", where, text));
+        }
+        return static_cast<T>(number);
+    }
+    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) fail(where + " is not a number");
+    if constexpr (std::is_integral_v<T>) {
+        return read_whole_numbers(type.get(), 1, [&](hid_t memory, void* buffer) {
+            return H5Aread(attribute.get(), memory, buffer);
+        }, where, "an integer attribute").front();
+    }
+    if (H5Aread(attribute.get(), memory_type, &value) < 0) fail("cannot read " + where);
     return value;
 }
 
@@ -739,27 +816,35 @@ hid_t create_temporary(const std::string& temporary, hid_t access) {
 
 OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
     : Group(nullptr, -1, path == "-" ? "<stdout>" : path, "/"), target_(path), to_stdout_(path == "-") {
+    if (path.empty()) throw UsageError("the output path is empty");
+    if (!to_stdout_) {
+        struct stat info {};
+        if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+            throw Error(fmt::format("cannot write {}: is a directory", path));
+        const OutputTarget target = resolve_output(path);
+        destination_ = target.path;
+        direct_ = target.direct;
+    }
     Handle access(H5Pcreate(H5P_FILE_ACCESS));
     // Closing the file closes every object still open in it, so commit()
     // really finishes the file before it is renamed into place.
     H5Pset_fclose_degree(access.get(), H5F_CLOSE_STRONG);
     hid_t file;
-    if (to_stdout_) {
+    if (in_memory()) {
+        static int files_in_memory = 0;
         H5Pset_fapl_core(access.get(), 1 << 20, false);
-        file = H5Fcreate(fmt::format("lt-stdout-{}", getpid()).c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+        file = H5Fcreate(fmt::format("lt-memory-{}-{}", getpid(), ++files_in_memory).c_str(), H5F_ACC_TRUNC,
+                         H5P_DEFAULT, access.get());
         if (file < 0) throw Error("cannot create the in-memory output file");
     } else {
-        if (path.empty()) throw UsageError("the output path is empty");
-        struct stat info {};
-        if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
-            throw Error(fmt::format("cannot write {}: is a directory", path));
-        remove_stale_temporaries(path);
-        temporary_ = temporary_path(path);
+        remove_stale_temporaries(destination_);
+        temporary_ = temporary_path(destination_);
         register_temporary(temporary_, path);
         file = create_temporary(temporary_, access.get());
         if (file < 0) {
-            unregister_temporary(temporary_);
             int error = errno;
+            unlink(temporary_.c_str());  // HDF5 may have created it before failing (a full disk)
+            unregister_temporary(temporary_);
             if (error == EMFILE)
                 throw Error(fmt::format("cannot write {}: too many files open at once", path),
                             "write fewer values per run, or raise the limit with ulimit -n");
@@ -791,16 +876,18 @@ void OutputFile::finish(bool sync) {
     // An input opened after this output was started is checked here.
     if (!to_stdout_) check_not_an_input(target_);
     write_provenance(*this, target_);
-    checked(H5Fflush(file_->get(), H5F_SCOPE_GLOBAL), "cannot write " + file_name_);
-    if (to_stdout_) {
+    write_or_throw([&] { return H5Fflush(file_->get(), H5F_SCOPE_GLOBAL); }, file_name_);
+    if (in_memory()) {
         finished_ = true;  // written out by commit()
         return;
     }
     handle_.reset();
-    hid_t file = file_->get();
-    herr_t closed = H5Fclose(file);
-    *file_ = Handle();  // already closed
-    if (closed < 0) throw Error("cannot finish " + target_ + " (disk full?)");
+    const hid_t file = file_->get();
+    errno = 0;
+    const herr_t closed = H5Fclose(file);
+    const int error = errno;
+    *file_ = Handle();  // already closed (or half-closed: a full disk)
+    if (closed < 0) write_failed(file_name_, error);
     if (sync) {
         int descriptor = open(temporary_.c_str(), O_RDONLY);
         if (descriptor >= 0) {
@@ -814,19 +901,22 @@ void OutputFile::finish(bool sync) {
 void OutputFile::commit() {
     if (committed_) return;
     finish();
-    if (to_stdout_) {
+    if (in_memory()) {
         ssize_t size = H5Fget_file_image(file_->get(), nullptr, 0);
         if (size < 0) throw Error("cannot build the output file image");
         std::vector<char> image(static_cast<std::size_t>(size));
         H5Fget_file_image(file_->get(), image.data(), image.size());
         handle_.reset();
         file_.reset();
-        if (std::fwrite(image.data(), 1, image.size(), stdout) != image.size() || std::fflush(stdout) != 0)
+        if (direct_) {
+            write_directly(destination_, std::string_view(image.data(), image.size()), target_);
+        } else if (std::fwrite(image.data(), 1, image.size(), stdout) != image.size() || std::fflush(stdout) != 0) {
             throw Error("cannot write to standard output");
+        }
         committed_ = true;
         return;
     }
-    if (std::rename(temporary_.c_str(), target_.c_str()) != 0)
+    if (std::rename(temporary_.c_str(), destination_.c_str()) != 0)
         throw Error(fmt::format("cannot write {}: {}", target_, std::strerror(errno)));
     unregister_temporary(temporary_);
     committed_ = true;
@@ -838,7 +928,7 @@ void commit_together(const std::vector<OutputFile*>& outputs) {
     // for all of them, not one after another.
     std::vector<int> descriptors;
     for (OutputFile* output : outputs) {
-        if (output->to_stdout_) continue;
+        if (output->in_memory()) continue;
         int descriptor = open(output->temporary_.c_str(), O_RDONLY);
         if (descriptor < 0) continue;
         sync_file_range(descriptor, 0, 0, SYNC_FILE_RANGE_WRITE);

@@ -136,8 +136,10 @@ private:
 class OutputFile;
 void commit_together(const std::vector<OutputFile*>& outputs);
 
-// A file written atomically: built at <dir>/.<name>.tmp.<pid> (or in memory
-// for "-"), then renamed into place by commit(). Root attributes lt_schema,
+// A file written atomically: built at <dir>/.<name>.tmp.<pid>, then renamed
+// into place by commit() (a symbolic link is followed, see
+// lt::resolve_output). "-" (standard output) and a device or FIFO are built
+// in memory and written out by commit(). Root attributes lt_schema,
 // lt_schema_version and lt_type are written at construction, provenance
 // (lt/io/provenance.hpp) by commit().
 class OutputFile : public Group {
@@ -151,9 +153,10 @@ public:
 
 private:
     void finish(bool sync);
+    bool in_memory() const { return to_stdout_ || direct_; }
     friend void commit_together(const std::vector<OutputFile*>& outputs);
-    std::string target_, temporary_;
-    bool to_stdout_ = false, committed_ = false, finished_ = false;
+    std::string target_, destination_, temporary_;  // as given; where it goes (links followed)
+    bool to_stdout_ = false, direct_ = false, committed_ = false, finished_ = false;
 };
 
 // Several outputs of one run (a sweep), all or none: every file is

@@ -488,21 +488,24 @@ std::string json_number(double value) { return std::isfinite(value) ? fmt::forma
 
 class EpochLog {
 public:
-    EpochLog(const std::string& path, bool append) : to_stdout_(path == "-") {
+    EpochLog(const std::string& path, bool append) : path_(path), to_stdout_(path == "-") {
         if (path.empty() || to_stdout_) return;
         file_.open(path, append ? std::ios::app : std::ios::trunc);
         if (!file_) throw Error(fmt::format("cannot write the log {}: {}", path, std::strerror(errno)));
     }
     void write(const std::string& line) {
+        errno = 0;
         if (to_stdout_) {
-            std::fputs((line + "\n").c_str(), stdout);
-            std::fflush(stdout);
+            if (std::fputs((line + "\n").c_str(), stdout) < 0 || std::fflush(stdout) != 0)
+                throw Error(fmt::format("cannot write the log to standard output: {}", std::strerror(errno)));
         } else if (file_.is_open()) {
             file_ << line << '\n' << std::flush;
+            if (!file_) throw Error(fmt::format("cannot write the log {}: {}", path_, std::strerror(errno)));
         }
     }
 
 private:
+    std::string path_;
     bool to_stdout_;
     std::ofstream file_;
 };
