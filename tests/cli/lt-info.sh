@@ -118,6 +118,7 @@ expect_fail 1 "no_schema.h5 is an HDF5 file but not an lt-h5 one" -- lt-info --j
 expect_fail 1 "feats_v2.h5 uses lt-h5 schema version 2; this lt reads version 1 \(hint: upgrade lt\)" -- \
     lt-info "$B/feats_v2.h5"
 expect_fail 1 "^lt-info: error: <stdin>: standard input is not an HDF5 file$" -- lt-info - <"$B/not_hdf5.h5"
+expect_fail 1 "^lt-info: error: <stdin>: standard input is a directory \(expected an lt-h5 file\)$" -- lt-info - <"$B"
 
 section "several files, some bad: the good ones described, one error line per bad one, exit 1"
 status=0

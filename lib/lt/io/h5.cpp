@@ -724,7 +724,12 @@ std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& i
     if (path == "-") {
         std::ios::sync_with_stdio(false);
         image = read_stream(std::cin);
-        if (image.empty()) throw Error("standard input is empty (expected an lt-h5 file)");
+        if (image.empty()) {
+            struct stat info {};
+            if (fstat(STDIN_FILENO, &info) == 0 && S_ISDIR(info.st_mode))
+                throw Error("standard input is a directory (expected an lt-h5 file)");
+            throw Error("standard input is empty (expected an lt-h5 file)");
+        }
         if (!is_hdf5_signature(image.data(), image.size()))
             throw Error("standard input is not an HDF5 file");
         hid_t file = H5LTopen_file_image(image.data(), image.size(),
