@@ -167,6 +167,15 @@ def ablation_markdown(path, paper):
                            "paper ImageNet-LT (m/m/f/t)"], rows)
 
 
+def fixed_rows(ks):
+    """Table 4's rows of fixed k, in words: "w^h(20) and w^h(100) are"."""
+    rows = ["w^h(%d)" % k for k in (int(k) for k in ks.split()) if k > 0]
+    if not rows:
+        return "rows have no"
+    return (" and ".join([", ".join(rows[:-1]), rows[-1]]) if len(rows) > 1 else rows[0]) + \
+        (" are" if len(rows) > 1 else " is")
+
+
 def cmd_table4(a):
     sys.stdout.write(table4_markdown(a.tsv, a.ks, a.dataset, a.backbone, paper_numbers(), a.selection))
 
@@ -529,6 +538,7 @@ def cmd_report(a):
     first = "seed" + seeds[0]
     paper = paper_numbers()
     config = open(os.path.join(R, "config.txt")).read() if os.path.exists(os.path.join(R, "config.txt")) else ""
+    settings = dict(line.partition("=")[::2] for line in config.splitlines() if "=" in line)
     md = []
     md.append("# lt study: %s\n" % a.dataset)
     md.append("Made by `make -f Makefile.pipeline` on %s. Backbones: %s. Shot groups by training count: "
@@ -565,9 +575,9 @@ def cmd_report(a):
     md.append("k of w^h(k) is chosen on the validation features (balanced, from training images the "
               "training list does not use) by total accuracy: the highest val total, ties going to the "
               "smallest k. The chosen k's test accuracy is the result; the k best on the test set is shown "
-              "only as the \"oracle\" row, which no method could choose. Table 4's w^h(20) and w^h(100) are the "
-              "paper's fixed values. Files: `<backbone>/seed<S>/selection.tsv` (k, val total, test accuracy), "
-              "`<backbone>/seed<S>/ksweep-val.tsv`.\n")
+              "only as the \"oracle\" row, which no method could choose. Table 4's %s the "
+              "fixed values of KS (the paper's: 20 and 100). Files: `<backbone>/seed<S>/selection.tsv` (k, val total, "
+              "test accuracy), `<backbone>/seed<S>/ksweep-val.tsv`.\n" % fixed_rows(a.ks))
     rows = []
     for b in backbones:
         for s, path in zip(seeds, seed_files(R, b, seeds, "selection.tsv")):
@@ -623,11 +633,11 @@ def cmd_report(a):
         md.append(separability_markdown(os.path.join(R, b, "separability.tsv")))
 
     md.append("## Attention neighbours (supplementary Fig. 3)\n")
-    md.append("For seeded random classes, the classes with the highest attention weights α (p→w, k = 0, τ = 10) "
+    md.append("For seeded random classes, the classes with the highest attention weights α (p→w, k = 0, τ = %s) "
               "and their WordNet 3.0 Leacock–Chodorow similarity to the class (−log(path/(2·19)), path in "
               "nodes; 3.64 = same synset; lt-wordnet). Files: `<backbone>/neighbours.tsv`, "
               "`<backbone>/neighbours-all.tsv` (every class).%s\n"
-              % (" Here without class names: the attention weights only, classes by id."
+              % (settings.get("TAU") or "as TAU was set", " Here without class names: the attention weights only, classes by id."
                  if a.classes is not None and not a.classes else ""))
     for b in backbones:
         path = os.path.join(R, b, first, "neighbours.tsv")

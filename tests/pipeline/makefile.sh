@@ -179,9 +179,9 @@ grep -q "clf/" "$WORK/dry-sweep-ks.out" && fail "SWEEP_KS remakes Table 4's clas
 "${MK[@]}" -n study "${VARS[@]}" TAU_NORM_PS="0 1" >"$WORK/dry-ps.out" 2>&1
 grep -q -- "lt-adjust .* -p 0,1 " "$WORK/dry-ps.out" || fail "TAU_NORM_PS does not remake tau-normalisation"
 grep -q "lt-attend" "$WORK/dry-ps.out" && fail "TAU_NORM_PS remakes lt-attend's classifiers"
-if ! "${MK[@]}" study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch >"$WORK/make-ks.out" 2>&1; then
+if ! "${MK[@]}" study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch TAU=5 >"$WORK/make-ks.out" 2>&1; then
   tail -n 20 "$WORK/make-ks.out"
-  fail "make study KS=\"0 20\" BACKBONES=sqrt-scratch"
+  fail "make study KS=\"0 20\" BACKBONES=sqrt-scratch TAU=5"
 fi
 [ "$(tail -n +2 "$B/table4.tsv" | cut -f1 | paste -sd' ')" = "prototypes cosine cosine+prototypes wh20 ensemble-whc ensemble-wh" ] ||
   fail "KS=\"0 20\": table4.tsv rows $(tail -n +2 "$B/table4.tsv" | cut -f1 | paste -sd' ')"
@@ -191,8 +191,8 @@ sed -n 1p "$R/logs/sqrt-scratch/seed0/clf/ensemble-wh.h5.log" | grep -q "lt-ense
 grep -qx "KS=0 20" "$R/config.txt" && grep -qx "BACKBONES=sqrt-scratch" "$R/config.txt" && grep -qx "KS=0 20" "$R/REPORT.md" ||
   fail "config.txt or REPORT.md do not state KS=\"0 20\" BACKBONES=sqrt-scratch"
 grep -q "w^h(100)" "$R/REPORT.md" && fail "REPORT.md of KS=\"0 20\" names w^h(100)"
-"${MK[@]}" -q study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch || fail "KS=\"0 20\": a second run has work to do"
-grep -q "^TAU=10$" "$R/config.txt" || fail "config.txt lacks TAU"
+"${MK[@]}" -q study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch TAU=5 || fail "KS=\"0 20\": a second run has work to do"
+grep -qx "TAU=5" "$R/config.txt" && grep -q "k = 0, τ = 5)" "$R/REPORT.md" || fail "config.txt or REPORT.md do not state TAU=5"
 
 # Two seeds: per-seed folders of FEATURES_FROM (two generated data sets),
 # aggregated into mean and sd (sample sd) per number; REPORT.md shows mean ± sd.
