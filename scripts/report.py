@@ -492,7 +492,8 @@ def chosen_values(R, backbone, seeds, param="k"):
 
 
 def beyond_spread(a, b):
-    """Whether two aggregated rows' totals differ by more than the sum of their sds."""
+    """Unpaired (two separately trained backbones): whether two aggregated
+    rows' mean totals differ by more than the sum of their sds."""
     ma, mb = number(a["total"]), number(b["total"])
     sa, sb = number(a.get("total_sd")), number(b.get("total_sd"))
     if math.isnan(sa) or math.isnan(sb):
@@ -500,10 +501,31 @@ def beyond_spread(a, b):
     return abs(ma - mb) > sa + sb
 
 
-def spread_lines(R, backbones, ks):
+def paired_difference(per_seed, name, reference):
+    """Paired over the seeds (two classifiers of one backbone share its model
+    in each seed): (mean, sd, beyond) of the per-seed differences of the
+    totals, beyond when |mean| exceeds their sample sd; sd and beyond None
+    with fewer than two seeds."""
+    deltas = [number(t[name]["total"]) - number(t[reference]["total"]) for t in per_seed
+              if name in t and reference in t]
+    mean, sd = mean_sd(deltas)
+    if math.isnan(sd):
+        return mean, None, None
+    return mean, sd, abs(mean) > sd
+
+
+SPREAD_RULE = ("Classifiers of one backbone share its trained model in each seed, so they are compared paired: "
+               "for each seed the difference of the two totals; a difference is beyond the spread when the mean "
+               "of these per-seed differences exceeds, in absolute value, their sample standard deviation "
+               "(shown as mean ± sd of the differences). Backbones are trained separately, so their ensembles "
+               "are compared unpaired: beyond the spread when the difference of the mean totals exceeds the sum "
+               "of the two standard deviations over the seeds.")
+
+
+def spread_lines(R, backbones, ks, seeds):
     """Which totals differ by more than the seeds' spread: each Table 4 row
-    against its backbone's cosine classifier, and each backbone's ensemble
-    against the first backbone's."""
+    against its backbone's cosine classifier (paired over the seeds), and
+    each backbone's ensemble against the first backbone's (unpaired)."""
     labels = table4_labels(ks)
     out = []
     tables = {b: {r["name"]: r for r in read_tsv(os.path.join(R, b, "table4.tsv"))} for b in backbones}
@@ -511,23 +533,24 @@ def spread_lines(R, backbones, ks):
         rows = tables[b]
         if "cosine" not in rows:
             continue
+        per_seed = [{r["name"]: r for r in read_tsv(p)} for p in seed_files(R, b, seeds, "table4.tsv")]
         verdicts = []
-        for name, r in rows.items():
+        for name in rows:
             if name == "cosine":
                 continue
-            beyond = beyond_spread(r, rows["cosine"])
+            mean, sd, beyond = paired_difference(per_seed, name, "cosine")
             if beyond is None:
                 return ["One seed: no spread to compare differences with (give SEEDS=\"0 1 2\")."]
-            delta = number(r["total"]) - number(rows["cosine"]["total"])
-            verdicts.append("%s %+.1f%s" % (labels.get(name, name), delta, "" if beyond else " (within the spread)"))
-        out.append("- %s, total against the cosine classifier: %s" % (b, "; ".join(verdicts)))
+            verdicts.append("%s %+.1f ± %.1f%s" % (labels.get(name, name), mean, sd,
+                                                   "" if beyond else " (within the spread)"))
+        out.append("- %s, total against the cosine classifier, paired over the seeds: %s" % (b, "; ".join(verdicts)))
     first = backbones[0]
     for b in backbones[1:]:
         x, y = tables[b].get("ensemble-wh"), tables[first].get("ensemble-wh")
         if x and y:
             beyond = beyond_spread(x, y)
-            out.append("- ensemble(w^h), %s against %s: %+.1f%s" % (b, first, number(x["total"]) - number(y["total"]),
-                                                                  "" if beyond else " (within the spread)"))
+            out.append("- ensemble(w^h), %s against %s (unpaired): %+.1f%s"
+                       % (b, first, number(x["total"]) - number(y["total"]), "" if beyond else " (within the spread)"))
     return out
 
 
@@ -553,9 +576,8 @@ def cmd_report(a):
               "the seed count. Figures of one seed (neighbours, 2-D view) show seed %s.\n"
               % (", ".join(seeds), seeds[0]))
     md.append("## Differences beyond the seed spread\n")
-    md.append("A difference of two totals exceeds the spread when it is larger than the sum of their standard "
-              "deviations over the seeds.\n")
-    md.append("\n".join(spread_lines(R, backbones, a.ks)) + "\n")
+    md.append(SPREAD_RULE + "\n")
+    md.append("\n".join(spread_lines(R, backbones, a.ks, seeds)) + "\n")
     if a.classes is not None and not a.classes:
         md.append("Note: the data set has no classes.txt, so classes are named by their ids and the attention "
                   "neighbours have no WordNet similarity (LCH).\n")
@@ -711,8 +733,9 @@ def cmd_summary(a):
             out.append("mismatched prototypes: %s of %d classes (per seed)"
                        % (", ".join(str(c) for c, _, _ in counts), counts[0][1]))
         out.append("")
-    out.append("Differences beyond the seed spread (|Δ| > sd + sd):")
-    out += spread_lines(R, a.backbones.split(), a.ks)
+    out.append("Differences beyond the seed spread (within a backbone, paired: |mean of the per-seed Δ| > their sd; "
+               "across backbones: |Δ| > sd + sd):")
+    out += spread_lines(R, a.backbones.split(), a.ks, a.seeds.split())
     out.append("")
     out.append("Report: %s" % os.path.join(R, "REPORT.md"))
     if a.elapsed is not None:

@@ -4,7 +4,8 @@
 # accuracy, with the test set's best value only as the oracle row, even
 # where val and test disagree; aggregate gives the mean and sample sd of
 # every numeric column of any per-seed TSV, keyed by its text columns, and
-# refuses files whose rows differ. Seconds.
+# refuses files whose rows differ; differences of one backbone's classifiers
+# are paired over the seeds, of two backbones unpaired. Seconds.
 set -u
 : "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 REPORT=$LT_SRC/scripts/report.py
@@ -57,6 +58,32 @@ PY
 python3 "$REPORT" aggregate "$WORK/s0.tsv" | sed -n 2p | grep -qP '^train\ttest\t10\t50\t\t\t1$' || fail "aggregate of one seed"
 tsv "prototypes evaluated_on many total" "train test 10 50" >"$WORK/short.tsv"
 python3 "$REPORT" aggregate "$WORK/s0.tsv" "$WORK/short.tsv" >/dev/null 2>&1 && fail "aggregate of files with other rows"
+
+# Differences beyond the spread: paired over the seeds within a backbone.
+# Prototypes beat the cosine classifier by 4.91, 5.26, 5.46 (mean 5.21, sd
+# 0.28): beyond, though the two rows' sds add up to more than 5.2; w^h(20)
+# by 1, -1, 0.5: within. Across backbones (separate trainings): unpaired,
+# beyond when the means differ by more than sd + sd.
+P=$WORK/paired
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
+for s in 0 1 2; do
+  mkdir -p "$P/a/seed$s" "$P/b/seed$s"
+  pick() { echo "$1" | cut -d' ' -f$((s + 1)); }
+  cos=$(pick "60.0 66.0 63.0")
+  tsv "name many medium few total" "prototypes 1 1 1 $(add "$cos" "$(pick "4.91 5.26 5.46")")" "cosine 1 1 1 $cos" \
+      "wh20 1 1 1 $(add "$cos" "$(pick "1 -1 0.5")")" "ensemble-wh 1 1 1 $(add "$cos" 4)" >"$P/a/seed$s/table4.tsv"
+  tsv "name many medium few total" "cosine 1 1 1 50" "ensemble-wh 1 1 1 $(add 50 "$s")" >"$P/b/seed$s/table4.tsv"
+done
+for b in a b; do python3 "$REPORT" aggregate "$P/$b"/seed*/table4.tsv >"$P/$b/table4.tsv" || fail "aggregate $b"; done
+python3 "$REPORT" summary --results "$P" --backbones "a b" --seeds "0 1 2" --ks "0 20" >"$WORK/summary.txt" ||
+    fail "summary"
+grep -q "^- a, .*paired over the seeds: Prototypes +5.2 ± 0.3; w^h(20) +0.2 ± 1.0 (within the spread);" \
+    "$WORK/summary.txt" || fail "paired differences: $(grep "^- a" "$WORK/summary.txt")"
+grep -q "^- ensemble(w^h), b against a (unpaired): -16.0$" "$WORK/summary.txt" ||
+    fail "unpaired difference: $(grep "^- ensemble" "$WORK/summary.txt")"
+python3 "$REPORT" summary --results "$P" --backbones a --seeds 0 --ks "0 20" >"$WORK/summary-1.txt"
+grep -q "One seed: no spread" "$WORK/summary-1.txt" ||
+    fail "one seed: no spread to compare with"
 
 [ $failures -eq 0 ] || exit 1
 echo "ok: selection on val, aggregation over seeds"
