@@ -91,24 +91,41 @@ def table4_labels(ks):
     return labels
 
 
+PAPER_KS = "0 20 100"
+SAMPLER_WORDS = {"sqrt": "square-root sampling", "instance": "uniform sampling"}
+# Places-LT's backbones start from ImageNet weights: supervised, or SimCLR ("unsupervised").
+PLACES_INIT = {"supervised": "supervised ImageNet weights", "unsupervised": "ImageNet SimCLR weights"}
+
+
 def paper_columns(dataset, backbone):
-    """[(header, table, setting)] of the paper's numbers shown beside a backbone."""
+    """[(header, table, setting)] of the paper's numbers shown beside a
+    backbone; each header names the paper's data set, sampler and
+    initialisation, and says where they are not the backbone's."""
     columns = []
-    if backbone.endswith("-balanced"):
-        return [("paper ImageNet-LT, RX50 balanced softmax", "supp-table2", "imagenet-lt balanced-softmax")]
-    sampler, _, init = backbone.rpartition("-")
-    if sampler in ("sqrt", "instance"):
-        name = "square root" if sampler == "sqrt" else "uniform"
-        table = "main-table1" if sampler == "sqrt" else "supp-table2"
-        columns.append(("paper ImageNet-LT, RX50 %s" % name, table, "imagenet-lt %s-scratch" % sampler))
+    balanced = backbone.endswith("-balanced")
+    sampler, _, init = backbone[:-len("-balanced")].rpartition("-") if balanced else backbone.rpartition("-")
+    scratch = "RX50 from scratch" + ("" if init == "scratch" else " (not %s)" % init)
+    if balanced:
+        return [("paper ImageNet-LT, %s, balanced-softmax loss (supp. Table 2)" % scratch, "supp-table2",
+                 "imagenet-lt balanced-softmax")]
+    if sampler in SAMPLER_WORDS:
+        table, where = ("main-table1", "Table 1") if sampler == "sqrt" else ("supp-table2", "supp. Table 2")
+        columns.append(("paper ImageNet-LT, %s, %s (%s)" % (scratch, SAMPLER_WORDS[sampler], where), table,
+                        "imagenet-lt %s-scratch" % sampler))
         places_init = "unsupervised" if init in ("unsupervised", "simclr") else "supervised"
-        columns.append(("paper Places-LT, R101 %s %s" % (name, places_init), "supp-table4",
-                        "places-lt %s-%s" % (sampler, places_init)))
+        ours = {"unsupervised": "unsupervised", "simclr": "unsupervised", "supervised": "supervised"}.get(init)
+        columns.append(("paper Places-LT, R101 from %s%s, %s (supp. Table 4)"
+                        % (PLACES_INIT[places_init], "" if ours == places_init else " (not %s)" % init,
+                           SAMPLER_WORDS[sampler]), "supp-table4", "places-lt %s-%s" % (sampler, places_init)))
     return columns
 
 
-def paper_cell(paper, column, row):
+def paper_cell(paper, column, row, ks=PAPER_KS):
+    """The paper's m/m/f/t of a row; none for an ensemble of other k than the paper's."""
     header, table, setting = column
+    if row.startswith("ensemble") or row in ("p2w", "w2p", "w2w", "p2p"):
+        if [int(k) for k in ks.split()] != [int(k) for k in PAPER_KS.split()]:
+            return "–"
     values = paper.get((table, setting, row))
     if values is None and table == "supp-table2":
         values = paper.get(("main-table1", setting, row))
@@ -149,7 +166,7 @@ def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=N
     rows = []
     for r in read_tsv(path):
         rows.append([labels.get(r["name"], r["name"])] + [cell(r, g) for g in GROUPS]
-                    + [paper_cell(paper, c, r["name"]) for c in columns])
+                    + [paper_cell(paper, c, r["name"], ks) for c in columns])
     if selection and os.path.exists(selection):
         for r in read_tsv(selection):
             rows.append([selection_label(r, "k", (chosen or {}).get(r["row"]))] + [cell(r, g) for g in GROUPS]
@@ -158,13 +175,16 @@ def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=N
     return markdown_table(header, rows)
 
 
-def ablation_markdown(path, paper):
+ABLATION_PAPER = ("paper ImageNet-LT, RX50 from scratch, square-root sampling (supp. Table 1)", "supp-table1",
+                  "imagenet-lt sqrt-scratch")
+
+
+def ablation_markdown(path, paper, ks=PAPER_KS):
     rows = []
     for r in read_tsv(path):
         rows.append([r["name"].replace("2", "→")] + [cell(r, g) for g in GROUPS]
-                    + [paper_cell(paper, ("", "supp-table1", "imagenet-lt sqrt-scratch"), r["name"])])
-    return markdown_table(["attention", "many", "medium", "few", "total",
-                           "paper ImageNet-LT (m/m/f/t)"], rows)
+                    + [paper_cell(paper, ABLATION_PAPER, r["name"], ks)])
+    return markdown_table(["attention", "many", "medium", "few", "total", ABLATION_PAPER[0] + " (m/m/f/t)"], rows)
 
 
 def fixed_rows(ks):
@@ -181,7 +201,7 @@ def cmd_table4(a):
 
 
 def cmd_ablation(a):
-    sys.stdout.write(ablation_markdown(a.tsv, paper_numbers()))
+    sys.stdout.write(ablation_markdown(a.tsv, paper_numbers(), a.ks))
 
 
 def cmd_separability(a):
@@ -615,7 +635,7 @@ def cmd_report(a):
               "`<backbone>/ablation.tsv`.\n" % ", ".join(a.ks.split()))
     for b in backbones:
         md.append("### %s\n" % b)
-        md.append(ablation_markdown(os.path.join(R, b, "ablation.tsv"), paper))
+        md.append(ablation_markdown(os.path.join(R, b, "ablation.tsv"), paper, a.ks))
 
     md.append("## Prototype/classifier mismatch (supplementary Table 3)\n")
     md.append("Classes whose prototype is closer (cosine) to another class's classifier row than to its own. "
@@ -628,7 +648,8 @@ def cmd_report(a):
         rows.append([b, cell(r, "mismatches"), r["per_seed"], r["compared"], r["pairs"] or "–",
                      fmt(ref[0][3], 0) + " of 365" if ref[0] else "–"])
     md.append(markdown_table(["backbone", "mismatches", "per seed", "classes", "pairs (class→closest, seeds)",
-                              "paper Places-LT R101"], rows))
+                              "paper Places-LT, R101, same sampler, from supervised ImageNet weights (scratch) or "
+                              "ImageNet SimCLR weights (simclr)"], rows))
     md.append("Paper, Places-LT ResNet-101: uniform/supervised 39, uniform/unsupervised 17, "
               "square root/supervised 0, square root/unsupervised 0 (of 365 classes).\n")
 
@@ -713,15 +734,17 @@ def cmd_summary(a):
         head = "%-*s  %11s  %11s  %11s  %11s" % (width, "%s: test accuracy %%" % b if len(b) + 17 <= width else b,
                                                   "many", "medium", "few", "total")
         if columns:
-            head += "   paper ImageNet-LT total"
+            head += "   paper total*"
         out.append(head)
         for r in rows:
             line = "%-*s  %11s  %11s  %11s  %11s" % (width, labels.get(r["name"], r["name"]),
                                                      *(cell(r, g) for g in GROUPS))
             if columns:
-                values = paper.get((columns[0][1], columns[0][2], r["name"]))
-                line += "   %s" % (fmt(values[3]) if values else "–")
+                line += "   %11s" % paper_cell(paper, columns[0], r["name"], a.ks).split(" / ")[-1]
             out.append(line)
+        if columns:
+            out.append("* %s; on another data set or backbone compare the pattern (which rows win), not the values"
+                       % columns[0][0])
         selection = os.path.join(R, b, "selection.tsv")
         if os.path.exists(selection):
             values = chosen_values(R, b, a.seeds.split())
@@ -755,6 +778,7 @@ def main():
     p.set_defaults(run=cmd_table4)
     p = sub.add_parser("ablation")
     p.add_argument("tsv")
+    p.add_argument("--ks", default=PAPER_KS)
     p.add_argument("--dataset", default="")
     p.set_defaults(run=cmd_ablation)
     p = sub.add_parser("separability")

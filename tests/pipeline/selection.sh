@@ -38,6 +38,25 @@ python3 "$REPORT" table4 --ks "0 20 100" --selection "$WORK/selection.tsv" "$WOR
 grep -q "| w^h(k=10), chosen on val | 79.0 | 63.0 | 34.0 | 70.5 |" "$WORK/table4.md" || fail "table4.md: the chosen row"
 grep -q "| oracle: w^h(k=100), best on test (not a result) |" "$WORK/table4.md" || fail "table4.md: the oracle row"
 
+# The paper's columns name its setting: data set, initialisation, sampler;
+# where it is not the backbone's, they say so.
+python3 "$REPORT" table4 --backbone sqrt-simclr "$WORK/table4.tsv" >"$WORK/simclr.md" || fail "table4 sqrt-simclr"
+grep -q "paper ImageNet-LT, RX50 from scratch (not simclr), square-root sampling (Table 1) (m/m/f/t)" \
+    "$WORK/simclr.md" || fail "sqrt-simclr's ImageNet-LT column: $(head -1 "$WORK/simclr.md")"
+grep -q "paper Places-LT, R101 from ImageNet SimCLR weights, square-root sampling (supp. Table 4)" "$WORK/simclr.md" ||
+    fail "sqrt-simclr's Places-LT column: $(head -1 "$WORK/simclr.md")"
+python3 "$REPORT" table4 --backbone instance-scratch "$WORK/table4.tsv" | head -1 |
+    grep -q "RX50 from scratch, uniform sampling (supp. Table 2) .*R101 from supervised ImageNet weights (not scratch)" ||
+    fail "instance-scratch's columns"
+tsv "name many medium few total" "p2w 1 1 1 1" >"$WORK/ablation.tsv"
+python3 "$REPORT" ablation "$WORK/ablation.tsv" >"$WORK/ablation.md" || fail "ablation"
+grep -q "paper ImageNet-LT, RX50 from scratch, square-root sampling (supp. Table 1)" "$WORK/ablation.md" &&
+    grep -q "63.2 / 52.1 / 36.9 / 54.2" "$WORK/ablation.md" || fail "ablation's paper column: $(cat "$WORK/ablation.md")"
+# An ensemble of other k than the paper's (0, 20, 100) gets none of its numbers.
+python3 "$REPORT" ablation --ks "0 20" "$WORK/ablation.tsv" | grep -q "54.2" && fail "ablation of KS=0 20: the paper's numbers"
+tsv "name many medium few total" "cosine 90 80 20 70" "ensemble-wh 85 85 40 72" >"$WORK/table4-ks.tsv"
+python3 "$REPORT" table4 --ks "0 20" "$WORK/table4-ks.tsv" | grep -q "54.2" && fail "table4 of KS=0 20: the paper's ensemble"
+
 # Aggregation: 3 seeds, a text key column besides the first, a nan.
 tsv "prototypes evaluated_on many total" "train test 10 50" "val test 20 60" >"$WORK/s0.tsv"
 tsv "prototypes evaluated_on many total" "train test 12 56" "val test nan 66" >"$WORK/s1.tsv"
@@ -81,6 +100,12 @@ grep -q "^- a, .*paired over the seeds: Prototypes +5.2 ± 0.3; w^h(20) +0.2 ± 
     "$WORK/summary.txt" || fail "paired differences: $(grep "^- a" "$WORK/summary.txt")"
 grep -q "^- ensemble(w^h), b against a (unpaired): -16.0$" "$WORK/summary.txt" ||
     fail "unpaired difference: $(grep "^- ensemble" "$WORK/summary.txt")"
+cp -r "$P/a" "$P/sqrt-simclr"
+python3 "$REPORT" summary --results "$P" --backbones sqrt-simclr --seeds "0 1 2" --ks "0 20 100" >"$WORK/summary-paper.txt" ||
+    fail "summary of sqrt-simclr"
+grep -q "paper total\*$" "$WORK/summary-paper.txt" &&
+    grep -q "^\* paper ImageNet-LT, RX50 from scratch (not simclr), square-root sampling (Table 1); on another data set" \
+    "$WORK/summary-paper.txt" || fail "the summary's paper column has no caveat: $(cat "$WORK/summary-paper.txt")"
 python3 "$REPORT" summary --results "$P" --backbones a --seeds 0 --ks "0 20" >"$WORK/summary-1.txt"
 grep -q "One seed: no spread" "$WORK/summary-1.txt" ||
     fail "one seed: no spread to compare with"
