@@ -402,14 +402,11 @@ BASELINE_COLUMNS = ("method", "parameter", "value", "selection", "val_total") + 
 
 
 def select_on_val(val_rows, prefix, values):
-    """The value of highest total accuracy on val; ties go to the value listed first."""
+    """(value, val total) of the highest total accuracy on val; ties go to the
+    smaller value, whatever the order of values."""
     totals = {r["name"]: number(r["total"]) for r in val_rows}
-    best = None
-    for v in values:
-        total = totals[prefix + v]
-        if best is None or total > best[1]:
-            best = (v, total)
-    return best
+    best = min(values, key=lambda v: (-round(totals[prefix + v], 9), number(v)))
+    return best, totals[prefix + best]
 
 
 def cmd_baselines(a):

@@ -31,6 +31,17 @@ $expected"
 [ "$(python3 "$REPORT" select --param k "$WORK/val-reversed.tsv" "$WORK/test.tsv" | sed -n 2p | cut -f2)" = 10 ] ||
     fail "select depends on the row order"
 
+# The baselines' values: a tie goes to the smaller value, in any order of the list.
+tsv "name many medium few total" "tau0 1 1 1 60" "tau0.5 1 1 1 65" "tau1 1 1 1 65" "la0 1 1 1 50" "la1 1 1 1 55" \
+    >"$WORK/baselines-val.tsv"
+(cat "$WORK/baselines-val.tsv"; tsv "joint 1 1 1 1" "ncm 1 1 1 1" "crt 1 1 1 1" "lws 1 1 1 1") >"$WORK/baselines-test.tsv"
+for ps in "0 0.5 1" "1 0.5 0"; do
+  python3 "$REPORT" baselines --val "$WORK/baselines-val.tsv" --test "$WORK/baselines-test.tsv" --ps "$ps" --ts "0 1" \
+    >"$WORK/baselines.tsv" || fail "baselines --ps \"$ps\""
+  [ "$(awk -F'\t' '$1 == "tau-norm" {print $3}' "$WORK/baselines.tsv")" = 0.5 ] ||
+    fail "baselines --ps \"$ps\": the tie of 0.5 and 1 goes to $(awk -F'\t' '$1 == "tau-norm" {print $3}' "$WORK/baselines.tsv")"
+done
+
 # The markdown of Table 4 labels the rows.
 tsv "name many medium few total" "cosine 90 80 20 70" "prototypes 85 85 40 72" >"$WORK/table4.tsv"
 python3 "$REPORT" table4 --ks "0 20 100" --selection "$WORK/selection.tsv" "$WORK/table4.tsv" >"$WORK/table4.md" ||
