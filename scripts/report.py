@@ -91,24 +91,41 @@ def table4_labels(ks):
     return labels
 
 
+PAPER_KS = "0 20 100"
+SAMPLER_WORDS = {"sqrt": "square-root sampling", "instance": "uniform sampling"}
+# Places-LT's backbones start from ImageNet weights: supervised, or SimCLR ("unsupervised").
+PLACES_INIT = {"supervised": "supervised ImageNet weights", "unsupervised": "ImageNet SimCLR weights"}
+
+
 def paper_columns(dataset, backbone):
-    """[(header, table, setting)] of the paper's numbers shown beside a backbone."""
+    """[(header, table, setting)] of the paper's numbers shown beside a
+    backbone; each header names the paper's data set, sampler and
+    initialisation, and says where they are not the backbone's."""
     columns = []
-    if backbone.endswith("-balanced"):
-        return [("paper ImageNet-LT, RX50 balanced softmax", "supp-table2", "imagenet-lt balanced-softmax")]
-    sampler, _, init = backbone.rpartition("-")
-    if sampler in ("sqrt", "instance"):
-        name = "square root" if sampler == "sqrt" else "uniform"
-        table = "main-table1" if sampler == "sqrt" else "supp-table2"
-        columns.append(("paper ImageNet-LT, RX50 %s" % name, table, "imagenet-lt %s-scratch" % sampler))
+    balanced = backbone.endswith("-balanced")
+    sampler, _, init = backbone[:-len("-balanced")].rpartition("-") if balanced else backbone.rpartition("-")
+    scratch = "RX50 from scratch" + ("" if init == "scratch" else " (not %s)" % init)
+    if balanced:
+        return [("paper ImageNet-LT, %s, balanced-softmax loss (supp. Table 2)" % scratch, "supp-table2",
+                 "imagenet-lt balanced-softmax")]
+    if sampler in SAMPLER_WORDS:
+        table, where = ("main-table1", "Table 1") if sampler == "sqrt" else ("supp-table2", "supp. Table 2")
+        columns.append(("paper ImageNet-LT, %s, %s (%s)" % (scratch, SAMPLER_WORDS[sampler], where), table,
+                        "imagenet-lt %s-scratch" % sampler))
         places_init = "unsupervised" if init in ("unsupervised", "simclr") else "supervised"
-        columns.append(("paper Places-LT, R101 %s %s" % (name, places_init), "supp-table4",
-                        "places-lt %s-%s" % (sampler, places_init)))
+        ours = {"unsupervised": "unsupervised", "simclr": "unsupervised", "supervised": "supervised"}.get(init)
+        columns.append(("paper Places-LT, R101 from %s%s, %s (supp. Table 4)"
+                        % (PLACES_INIT[places_init], "" if ours == places_init else " (not %s)" % init,
+                           SAMPLER_WORDS[sampler]), "supp-table4", "places-lt %s-%s" % (sampler, places_init)))
     return columns
 
 
-def paper_cell(paper, column, row):
+def paper_cell(paper, column, row, ks=PAPER_KS):
+    """The paper's m/m/f/t of a row; none for an ensemble of other k than the paper's."""
     header, table, setting = column
+    if row.startswith("ensemble") or row in ("p2w", "w2p", "w2w", "p2p"):
+        if [int(k) for k in ks.split()] != [int(k) for k in PAPER_KS.split()]:
+            return "–"
     values = paper.get((table, setting, row))
     if values is None and table == "supp-table2":
         values = paper.get(("main-table1", setting, row))
@@ -149,7 +166,7 @@ def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=N
     rows = []
     for r in read_tsv(path):
         rows.append([labels.get(r["name"], r["name"])] + [cell(r, g) for g in GROUPS]
-                    + [paper_cell(paper, c, r["name"]) for c in columns])
+                    + [paper_cell(paper, c, r["name"], ks) for c in columns])
     if selection and os.path.exists(selection):
         for r in read_tsv(selection):
             rows.append([selection_label(r, "k", (chosen or {}).get(r["row"]))] + [cell(r, g) for g in GROUPS]
@@ -158,13 +175,25 @@ def table4_markdown(path, ks, dataset, backbone, paper, selection=None, chosen=N
     return markdown_table(header, rows)
 
 
-def ablation_markdown(path, paper):
+ABLATION_PAPER = ("paper ImageNet-LT, RX50 from scratch, square-root sampling (supp. Table 1)", "supp-table1",
+                  "imagenet-lt sqrt-scratch")
+
+
+def ablation_markdown(path, paper, ks=PAPER_KS):
     rows = []
     for r in read_tsv(path):
         rows.append([r["name"].replace("2", "→")] + [cell(r, g) for g in GROUPS]
-                    + [paper_cell(paper, ("", "supp-table1", "imagenet-lt sqrt-scratch"), r["name"])])
-    return markdown_table(["attention", "many", "medium", "few", "total",
-                           "paper ImageNet-LT (m/m/f/t)"], rows)
+                    + [paper_cell(paper, ABLATION_PAPER, r["name"], ks)])
+    return markdown_table(["attention", "many", "medium", "few", "total", ABLATION_PAPER[0] + " (m/m/f/t)"], rows)
+
+
+def fixed_rows(ks):
+    """Table 4's rows of fixed k, in words: "w^h(20) and w^h(100) are"."""
+    rows = ["w^h(%d)" % k for k in (int(k) for k in ks.split()) if k > 0]
+    if not rows:
+        return "rows have no"
+    return (" and ".join([", ".join(rows[:-1]), rows[-1]]) if len(rows) > 1 else rows[0]) + \
+        (" are" if len(rows) > 1 else " is")
 
 
 def cmd_table4(a):
@@ -172,7 +201,7 @@ def cmd_table4(a):
 
 
 def cmd_ablation(a):
-    sys.stdout.write(ablation_markdown(a.tsv, paper_numbers()))
+    sys.stdout.write(ablation_markdown(a.tsv, paper_numbers(), a.ks))
 
 
 def cmd_separability(a):
@@ -373,14 +402,11 @@ BASELINE_COLUMNS = ("method", "parameter", "value", "selection", "val_total") + 
 
 
 def select_on_val(val_rows, prefix, values):
-    """The value of highest total accuracy on val; ties go to the value listed first."""
+    """(value, val total) of the highest total accuracy on val; ties go to the
+    smaller value, whatever the order of values."""
     totals = {r["name"]: number(r["total"]) for r in val_rows}
-    best = None
-    for v in values:
-        total = totals[prefix + v]
-        if best is None or total > best[1]:
-            best = (v, total)
-    return best
+    best = min(values, key=lambda v: (-round(totals[prefix + v], 9), number(v)))
+    return best, totals[prefix + best]
 
 
 def cmd_baselines(a):
@@ -483,7 +509,8 @@ def chosen_values(R, backbone, seeds, param="k"):
 
 
 def beyond_spread(a, b):
-    """Whether two aggregated rows' totals differ by more than the sum of their sds."""
+    """Unpaired (two separately trained backbones): whether two aggregated
+    rows' mean totals differ by more than the sum of their sds."""
     ma, mb = number(a["total"]), number(b["total"])
     sa, sb = number(a.get("total_sd")), number(b.get("total_sd"))
     if math.isnan(sa) or math.isnan(sb):
@@ -491,10 +518,31 @@ def beyond_spread(a, b):
     return abs(ma - mb) > sa + sb
 
 
-def spread_lines(R, backbones, ks):
+def paired_difference(per_seed, name, reference):
+    """Paired over the seeds (two classifiers of one backbone share its model
+    in each seed): (mean, sd, beyond) of the per-seed differences of the
+    totals, beyond when |mean| exceeds their sample sd; sd and beyond None
+    with fewer than two seeds."""
+    deltas = [number(t[name]["total"]) - number(t[reference]["total"]) for t in per_seed
+              if name in t and reference in t]
+    mean, sd = mean_sd(deltas)
+    if math.isnan(sd):
+        return mean, None, None
+    return mean, sd, abs(mean) > sd
+
+
+SPREAD_RULE = ("Classifiers of one backbone share its trained model in each seed, so they are compared paired: "
+               "for each seed the difference of the two totals; a difference is beyond the spread when the mean "
+               "of these per-seed differences exceeds, in absolute value, their sample standard deviation "
+               "(shown as mean ± sd of the differences). Backbones are trained separately, so their ensembles "
+               "are compared unpaired: beyond the spread when the difference of the mean totals exceeds the sum "
+               "of the two standard deviations over the seeds.")
+
+
+def spread_lines(R, backbones, ks, seeds):
     """Which totals differ by more than the seeds' spread: each Table 4 row
-    against its backbone's cosine classifier, and each backbone's ensemble
-    against the first backbone's."""
+    against its backbone's cosine classifier (paired over the seeds), and
+    each backbone's ensemble against the first backbone's (unpaired)."""
     labels = table4_labels(ks)
     out = []
     tables = {b: {r["name"]: r for r in read_tsv(os.path.join(R, b, "table4.tsv"))} for b in backbones}
@@ -502,23 +550,24 @@ def spread_lines(R, backbones, ks):
         rows = tables[b]
         if "cosine" not in rows:
             continue
+        per_seed = [{r["name"]: r for r in read_tsv(p)} for p in seed_files(R, b, seeds, "table4.tsv")]
         verdicts = []
-        for name, r in rows.items():
+        for name in rows:
             if name == "cosine":
                 continue
-            beyond = beyond_spread(r, rows["cosine"])
+            mean, sd, beyond = paired_difference(per_seed, name, "cosine")
             if beyond is None:
                 return ["One seed: no spread to compare differences with (give SEEDS=\"0 1 2\")."]
-            delta = number(r["total"]) - number(rows["cosine"]["total"])
-            verdicts.append("%s %+.1f%s" % (labels.get(name, name), delta, "" if beyond else " (within the spread)"))
-        out.append("- %s, total against the cosine classifier: %s" % (b, "; ".join(verdicts)))
+            verdicts.append("%s %+.1f ± %.1f%s" % (labels.get(name, name), mean, sd,
+                                                   "" if beyond else " (within the spread)"))
+        out.append("- %s, total against the cosine classifier, paired over the seeds: %s" % (b, "; ".join(verdicts)))
     first = backbones[0]
     for b in backbones[1:]:
         x, y = tables[b].get("ensemble-wh"), tables[first].get("ensemble-wh")
         if x and y:
             beyond = beyond_spread(x, y)
-            out.append("- ensemble(w^h), %s against %s: %+.1f%s" % (b, first, number(x["total"]) - number(y["total"]),
-                                                                  "" if beyond else " (within the spread)"))
+            out.append("- ensemble(w^h), %s against %s (unpaired): %+.1f%s"
+                       % (b, first, number(x["total"]) - number(y["total"]), "" if beyond else " (within the spread)"))
     return out
 
 
@@ -529,6 +578,7 @@ def cmd_report(a):
     first = "seed" + seeds[0]
     paper = paper_numbers()
     config = open(os.path.join(R, "config.txt")).read() if os.path.exists(os.path.join(R, "config.txt")) else ""
+    settings = dict(line.partition("=")[::2] for line in config.splitlines() if "=" in line)
     md = []
     md.append("# lt study: %s\n" % a.dataset)
     md.append("Made by `make -f Makefile.pipeline` on %s. Backbones: %s. Shot groups by training count: "
@@ -543,9 +593,8 @@ def cmd_report(a):
               "the seed count. Figures of one seed (neighbours, 2-D view) show seed %s.\n"
               % (", ".join(seeds), seeds[0]))
     md.append("## Differences beyond the seed spread\n")
-    md.append("A difference of two totals exceeds the spread when it is larger than the sum of their standard "
-              "deviations over the seeds.\n")
-    md.append("\n".join(spread_lines(R, backbones, a.ks)) + "\n")
+    md.append(SPREAD_RULE + "\n")
+    md.append("\n".join(spread_lines(R, backbones, a.ks, seeds)) + "\n")
     if a.classes is not None and not a.classes:
         md.append("Note: the data set has no classes.txt, so classes are named by their ids and the attention "
                   "neighbours have no WordNet similarity (LCH).\n")
@@ -565,9 +614,9 @@ def cmd_report(a):
     md.append("k of w^h(k) is chosen on the validation features (balanced, from training images the "
               "training list does not use) by total accuracy: the highest val total, ties going to the "
               "smallest k. The chosen k's test accuracy is the result; the k best on the test set is shown "
-              "only as the \"oracle\" row, which no method could choose. Table 4's w^h(20) and w^h(100) are the "
-              "paper's fixed values. Files: `<backbone>/seed<S>/selection.tsv` (k, val total, test accuracy), "
-              "`<backbone>/seed<S>/ksweep-val.tsv`.\n")
+              "only as the \"oracle\" row, which no method could choose. Table 4's %s the "
+              "fixed values of KS (the paper's: 20 and 100). Files: `<backbone>/seed<S>/selection.tsv` (k, val total, "
+              "test accuracy), `<backbone>/seed<S>/ksweep-val.tsv`.\n" % fixed_rows(a.ks))
     rows = []
     for b in backbones:
         for s, path in zip(seeds, seed_files(R, b, seeds, "selection.tsv")):
@@ -583,7 +632,7 @@ def cmd_report(a):
               "`<backbone>/ablation.tsv`.\n" % ", ".join(a.ks.split()))
     for b in backbones:
         md.append("### %s\n" % b)
-        md.append(ablation_markdown(os.path.join(R, b, "ablation.tsv"), paper))
+        md.append(ablation_markdown(os.path.join(R, b, "ablation.tsv"), paper, a.ks))
 
     md.append("## Prototype/classifier mismatch (supplementary Table 3)\n")
     md.append("Classes whose prototype is closer (cosine) to another class's classifier row than to its own. "
@@ -596,7 +645,8 @@ def cmd_report(a):
         rows.append([b, cell(r, "mismatches"), r["per_seed"], r["compared"], r["pairs"] or "–",
                      fmt(ref[0][3], 0) + " of 365" if ref[0] else "–"])
     md.append(markdown_table(["backbone", "mismatches", "per seed", "classes", "pairs (class→closest, seeds)",
-                              "paper Places-LT R101"], rows))
+                              "paper Places-LT, R101, same sampler, from supervised ImageNet weights (scratch) or "
+                              "ImageNet SimCLR weights (simclr)"], rows))
     md.append("Paper, Places-LT ResNet-101: uniform/supervised 39, uniform/unsupervised 17, "
               "square root/supervised 0, square root/unsupervised 0 (of 365 classes).\n")
 
@@ -623,11 +673,11 @@ def cmd_report(a):
         md.append(separability_markdown(os.path.join(R, b, "separability.tsv")))
 
     md.append("## Attention neighbours (supplementary Fig. 3)\n")
-    md.append("For seeded random classes, the classes with the highest attention weights α (p→w, k = 0, τ = 10) "
+    md.append("For seeded random classes, the classes with the highest attention weights α (p→w, k = 0, τ = %s) "
               "and their WordNet 3.0 Leacock–Chodorow similarity to the class (−log(path/(2·19)), path in "
               "nodes; 3.64 = same synset; lt-wordnet). Files: `<backbone>/neighbours.tsv`, "
               "`<backbone>/neighbours-all.tsv` (every class).%s\n"
-              % (" Here without class names: the attention weights only, classes by id."
+              % (settings.get("TAU") or "as TAU was set", " Here without class names: the attention weights only, classes by id."
                  if a.classes is not None and not a.classes else ""))
     for b in backbones:
         path = os.path.join(R, b, first, "neighbours.tsv")
@@ -681,15 +731,17 @@ def cmd_summary(a):
         head = "%-*s  %11s  %11s  %11s  %11s" % (width, "%s: test accuracy %%" % b if len(b) + 17 <= width else b,
                                                   "many", "medium", "few", "total")
         if columns:
-            head += "   paper ImageNet-LT total"
+            head += "   paper total*"
         out.append(head)
         for r in rows:
             line = "%-*s  %11s  %11s  %11s  %11s" % (width, labels.get(r["name"], r["name"]),
                                                      *(cell(r, g) for g in GROUPS))
             if columns:
-                values = paper.get((columns[0][1], columns[0][2], r["name"]))
-                line += "   %s" % (fmt(values[3]) if values else "–")
+                line += "   %11s" % paper_cell(paper, columns[0], r["name"], a.ks).split(" / ")[-1]
             out.append(line)
+        if columns:
+            out.append("* %s; on another data set or backbone compare the pattern (which rows win), not the values"
+                       % columns[0][0])
         selection = os.path.join(R, b, "selection.tsv")
         if os.path.exists(selection):
             values = chosen_values(R, b, a.seeds.split())
@@ -701,8 +753,9 @@ def cmd_summary(a):
             out.append("mismatched prototypes: %s of %d classes (per seed)"
                        % (", ".join(str(c) for c, _, _ in counts), counts[0][1]))
         out.append("")
-    out.append("Differences beyond the seed spread (|Δ| > sd + sd):")
-    out += spread_lines(R, a.backbones.split(), a.ks)
+    out.append("Differences beyond the seed spread (within a backbone, paired: |mean of the per-seed Δ| > their sd; "
+               "across backbones: |Δ| > sd + sd):")
+    out += spread_lines(R, a.backbones.split(), a.ks, a.seeds.split())
     out.append("")
     out.append("Report: %s" % os.path.join(R, "REPORT.md"))
     if a.elapsed is not None:
@@ -722,6 +775,7 @@ def main():
     p.set_defaults(run=cmd_table4)
     p = sub.add_parser("ablation")
     p.add_argument("tsv")
+    p.add_argument("--ks", default=PAPER_KS)
     p.add_argument("--dataset", default="")
     p.set_defaults(run=cmd_ablation)
     p = sub.add_parser("separability")

@@ -166,6 +166,34 @@ if "${MK[@]}" "$bad" "${VARS[@]}" >"$WORK/bad.out" 2>&1; then fail "k=100000 suc
 sed -n 3p "$R/logs/sqrt-scratch/seed0/clf/wh100000.h5.log" | grep -q '^# exit: 1 ' || fail "failed log: $(sed -n 3p "$R/logs/sqrt-scratch/seed0/clf/wh100000.h5.log")"
 grep -q "FAILED (exit 1)" "$WORK/bad.out" || fail "no failure note on the terminal"
 
+# A changed setting remakes what was made with it, and only that; config.txt
+# and REPORT.md then state the settings the files were made with.
+"${MK[@]}" -n study "${VARS[@]}" TAU=5 >"$WORK/dry-tau.out" 2>&1
+grep -q -- "lt-attend .*-k 20 --tau 5 .*clf/wh20.h5" "$WORK/dry-tau.out" || fail "TAU=5 does not remake w^h(20)"
+grep -q -- "lt-compat .*--neighbours .*--tau 5" "$WORK/dry-tau.out" || fail "TAU=5 does not remake the neighbours"
+grep -q -- "--tau 10" "$WORK/dry-tau.out" && fail "TAU=5 plans --tau 10"
+grep -q "lt-protos\|lt-adjust\|lt-retrain" "$WORK/dry-tau.out" && fail "TAU=5 remakes the prototypes or the baselines"
+"${MK[@]}" -n study "${VARS[@]}" SWEEP_KS="0 20 100" >"$WORK/dry-sweep-ks.out" 2>&1
+grep -q -- "lt-attend .*-k 0,20,100 .*ksweep/wh{k}.h5" "$WORK/dry-sweep-ks.out" || fail "SWEEP_KS does not remake the sweep"
+grep -q "clf/" "$WORK/dry-sweep-ks.out" && fail "SWEEP_KS remakes Table 4's classifiers"
+"${MK[@]}" -n study "${VARS[@]}" TAU_NORM_PS="0 1" >"$WORK/dry-ps.out" 2>&1
+grep -q -- "lt-adjust .* -p 0,1 " "$WORK/dry-ps.out" || fail "TAU_NORM_PS does not remake tau-normalisation"
+grep -q "lt-attend" "$WORK/dry-ps.out" && fail "TAU_NORM_PS remakes lt-attend's classifiers"
+if ! "${MK[@]}" study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch TAU=5 >"$WORK/make-ks.out" 2>&1; then
+  tail -n 20 "$WORK/make-ks.out"
+  fail "make study KS=\"0 20\" BACKBONES=sqrt-scratch TAU=5"
+fi
+[ "$(tail -n +2 "$B/table4.tsv" | cut -f1 | paste -sd' ')" = "prototypes cosine cosine+prototypes wh20 ensemble-whc ensemble-wh" ] ||
+  fail "KS=\"0 20\": table4.tsv rows $(tail -n +2 "$B/table4.tsv" | cut -f1 | paste -sd' ')"
+sed -n 1p "$R/logs/sqrt-scratch/seed0/clf/ensemble-wh.h5.log" | grep -q "lt-ensemble [^ ]*/wh0.h5 [^ ]*/wh20.h5 -o" ||
+  fail "KS=\"0 20\": ensemble-wh.h5 not remade of w^h(0) and w^h(20): $(sed -n 1p "$R/logs/sqrt-scratch/seed0/clf/ensemble-wh.h5.log")"
+[ "$(tail -n +2 "$R/table4.tsv" | cut -f1 | sort -u)" = sqrt-scratch ] || fail "BACKBONES=sqrt-scratch: table4.tsv keeps other backbones"
+grep -qx "KS=0 20" "$R/config.txt" && grep -qx "BACKBONES=sqrt-scratch" "$R/config.txt" && grep -qx "KS=0 20" "$R/REPORT.md" ||
+  fail "config.txt or REPORT.md do not state KS=\"0 20\" BACKBONES=sqrt-scratch"
+grep -q "w^h(100)" "$R/REPORT.md" && fail "REPORT.md of KS=\"0 20\" names w^h(100)"
+"${MK[@]}" -q study "${VARS[@]}" KS="0 20" BACKBONES=sqrt-scratch TAU=5 || fail "KS=\"0 20\": a second run has work to do"
+grep -qx "TAU=5" "$R/config.txt" && grep -q "k = 0, τ = 5)" "$R/REPORT.md" || fail "config.txt or REPORT.md do not state TAU=5"
+
 # Two seeds: per-seed folders of FEATURES_FROM (two generated data sets),
 # aggregated into mean and sd (sample sd) per number; REPORT.md shows mean ± sd.
 "$PY" "$REF/gen.py" data "$WORK/gen2" --seed 2 >/dev/null || fail "gen.py --seed 2"
@@ -203,6 +231,17 @@ PY
   grep -q "One seed" results/seeds/REPORT.md && fail "REPORT.md with two seeds says one seed"
   [ "$(sed -n 2p results/seeds/mismatch.tsv | cut -f4 | tr ',' '\n' | wc -l)" = 2 ] || fail "mismatch.tsv: two seeds' counts"
   [ "$(tail -n +2 "$Q/selection.tsv" | wc -l)" = 2 ] || fail "the selection is not aggregated"
+  # Back to one seed: the aggregates are of that seed alone.
+  "${MK[@]}" study DATASET=seeds FEATURES_FROM="$F3" WORDNET_MAP="$WORK/wordnet-map.txt" SWEEP_KS="0 20" \
+    BACKBONES=sqrt-scratch SEEDS=0 >"$WORK/make-seed0.out" 2>&1 || fail "make study SEEDS=0 after SEEDS=\"0 1\""
+  [ "$(awk -F'\t' 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "seeds") c = i} NR > 1 {print $c}' "$Q/table4.tsv" | sort -u)" = 1 ] ||
+    fail "SEEDS=0 after SEEDS=\"0 1\": table4.tsv is not of one seed"
+  paste "$Q/table4.tsv" "$Q/seed0/table4.tsv" | awk -F'\t' -v n="$(head -1 "$Q/table4.tsv" | awk -F'\t' '{print NF}')" \
+    'NR > 1 && ($1 != $(n + 1) || ($5 - $(n + 5)) ^ 2 > 1e-12) {bad = 1} END {exit bad}' ||
+    fail "SEEDS=0 after SEEDS=\"0 1\": table4.tsv's totals are not seed 0's"
+  grep -q "One seed" results/seeds/REPORT.md || fail "REPORT.md of SEEDS=0 after SEEDS=\"0 1\" does not say one seed"
+  [ "$(sed -n 2p results/seeds/mismatch.tsv | cut -f4)" = "$(head -1 "$Q/seed0/mismatch.tsv" | cut -f2)" ] ||
+    fail "mismatch.tsv of SEEDS=0 is not seed 0's"
 fi
 
 # make -n shows the pipeline of the default data set: data, training, extraction, analyses.
