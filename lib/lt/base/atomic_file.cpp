@@ -80,14 +80,22 @@ void for_each_slot(Visit&& visit) {
         for (auto& slot : block->slots) visit(slot);
 }
 
+// A file by device and inode, whatever the path's spelling. Its time of last
+// change tells it from a later file given the inode of a deleted one.
 struct FileIdentity {
     dev_t device;
     ino_t inode;
+    timespec changed;
 };
+
+FileIdentity identity_of(const struct stat& info) { return {info.st_dev, info.st_ino, info.st_ctim}; }
 std::vector<FileIdentity> protected_inputs, replaceable;
 std::mutex registry;  // writers may be threads; the signal handler only reads
 
-bool same_file(const FileIdentity& a, const FileIdentity& b) { return a.device == b.device && a.inode == b.inode; }
+bool same_file(const FileIdentity& a, const FileIdentity& b) {
+    return a.device == b.device && a.inode == b.inode && a.changed.tv_sec == b.changed.tv_sec &&
+           a.changed.tv_nsec == b.changed.tv_nsec;
+}
 
 bool among(const std::vector<FileIdentity>& files, const FileIdentity& identity) {
     for (const auto& file : files)
@@ -98,7 +106,7 @@ bool among(const std::vector<FileIdentity>& files, const FileIdentity& identity)
 bool identify(const std::string& path, FileIdentity* identity) {
     struct stat info {};
     if (path.empty() || path == "-" || stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
-    *identity = {info.st_dev, info.st_ino};
+    *identity = identity_of(info);
     return true;
 }
 
@@ -147,7 +155,7 @@ void protect_input(const std::string& path) {
     // "-": the file standard input was redirected from, if it is one.
     const bool known = path == "-" ? fstat(STDIN_FILENO, &info) == 0 && S_ISREG(info.st_mode)
                                    : identify(path, &identity);
-    if (path == "-" && known) identity = {info.st_dev, info.st_ino};
+    if (path == "-" && known) identity = identity_of(info);
     std::lock_guard lock(registry);
     if (known) protected_inputs.push_back(identity);
 }
