@@ -450,13 +450,7 @@ Value describe(const std::string& path, const GroupThresholds& thresholds) {
 
 std::string class_counts_tsv(const std::string& path) {
     const h5::InputFile in(path);
-    std::map<std::int64_t, std::int64_t> counts;
-    if (in.type() == "features") {
-        for (std::int64_t label : read_features_header(in).labels)
-            if (label >= 0) ++counts[label];
-    } else {
-        counts = read_class_counts(in);
-    }
+    const std::map<std::int64_t, std::int64_t> counts = read_class_counts(in);
     std::string text = "class_id\tcount\n";
     for (const auto& [id, count] : counts) text += fmt::format("{}\t{}\n", id, count);
     return text;
