@@ -191,6 +191,13 @@ done
 usage -- lt-protos "$F" -o X --no-such-option
 usage -- lt-eval "$F" "$C" --no-such-option
 usage -- lt-protos - - -o X   # one input per command can be standard input
+# ... whichever two of a tool's inputs are '-' (checked before reading one)
+usage --in "$F" -- lt-project --features - --classifier "$C" --protos -
+usage --in "$F" -- lt-project --features - --classifier - --protos "$P"
+usage --in "$C" -- lt-project --features "$F" --classifier - --protos "$P" --final -
+usage --in "$C" -- lt-attend --classifier - --protos - -o X
+usage --in "$C" -- lt-compat --classifier - --protos - --mismatch
+usage --in "$C" -- lt-adjust --classifier - -T 1 --prior - -o X
 usage -- lt-attend --classifier "$C" -o X
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --mode q2q
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --terms kt,x

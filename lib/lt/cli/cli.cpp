@@ -422,4 +422,13 @@ void require_distinct_outputs(const std::vector<std::pair<std::string, std::stri
         }
 }
 
+void require_one_stdin_input(const std::vector<std::pair<std::string, std::string>>& inputs) {
+    const std::pair<std::string, std::string>* first = nullptr;
+    for (const auto& input : inputs) {
+        if (input.second != "-") continue;
+        if (first) throw UsageError(fmt::format("{} and {} cannot both be read from stdin", first->first, input.first));
+        first = &input;
+    }
+}
+
 }  // namespace lt::cli

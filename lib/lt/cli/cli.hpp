@@ -147,4 +147,9 @@ std::string pattern_value(double value);
 // "-" are skipped.
 void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
+// A usage error when two inputs ({option, path}) are both "-": standard input
+// can be read once. Checked before anything is read (the second reader would
+// otherwise find it empty, a data error that hides the usage one).
+void require_one_stdin_input(const std::vector<std::pair<std::string, std::string>>& inputs);
+
 }  // namespace lt::cli
