@@ -2,6 +2,7 @@
 
 #include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
+#include "lt/base/json.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
 #include "lt/io/lists.hpp"
@@ -516,16 +517,6 @@ namespace {
 std::string full(double value) { return std::isnan(value) ? "nan" : fmt::format("{}", value); }
 std::string rounded(double value) { return std::isnan(value) ? "-" : fmt::format("{:.1f}", value); }
 std::string json_number(double value) { return std::isnan(value) ? "null" : fmt::format("{}", value); }
-
-std::string json_string(const std::string& text) {
-    std::string quoted = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') quoted += std::string("\\") + c;
-        else if (static_cast<unsigned char>(c) < 0x20) quoted += fmt::format("\\u{:04x}", c);
-        else quoted += c;
-    }
-    return quoted + "\"";
-}
 
 std::string csv_field(const std::string& text) {
     if (text.find_first_of(",\"\n") == std::string::npos) return text;
