@@ -13,12 +13,13 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <new>
 #include <set>
 #include <thread>
@@ -70,6 +71,26 @@ int fail(int status, const std::string& what, const std::string& hint = {}) {
     if (!hint.empty()) line += " (hint: " + hint + ")";
     std::fprintf(stderr, "%s\n", line.c_str());
     return status;
+}
+
+// 0 when everything written to standard output reached it; otherwise the
+// error line and 1, as for any output that could not be written (a full
+// disk). The reason is known when the last write is the one that fails.
+int stdout_status() {
+    const bool flushed = std::fflush(stdout) == 0;
+    if (flushed && !std::ferror(stdout)) return 0;
+    const int error = flushed ? 0 : errno;
+    return fail(1, error ? fmt::format("cannot write to standard output: {}", std::strerror(error))
+                         : "cannot write to standard output");
+}
+
+// --help and --version: their text is output as data is.
+int print_text(const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+        const int error = errno;
+        return fail(1, fmt::format("cannot write to standard output: {}", std::strerror(error)));
+    }
+    return stdout_status();
 }
 
 // LibTorch's errors carry a backtrace after the message: keep the first line.
@@ -270,14 +291,11 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         common.add_to(app);
         app.parse(new_spellings(argc, argv));
     } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
+        return print_text(app.help());
     } catch (const CLI::CallForAllHelp&) {
-        std::cout << app.help("", CLI::AppFormatMode::All);
-        return 0;
+        return print_text(app.help("", CLI::AppFormatMode::All));
     } catch (const CLI::CallForVersion&) {
-        std::cout << app.version() << "\n";
-        return 0;
+        return print_text(app.version() + "\n");
     } catch (const CLI::ConfigError& error) {
         // CLI11 says "INI was not able to parse KEY" of a key no option has.
         const std::string what = error.what(), prefix = "INI was not able to parse ";
@@ -294,9 +312,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         h5::set_invocation({command_line, app.config_to_str(/*default_also=*/true, /*write_description=*/false),
                             option_value(app, "--seed"), option_value(app, "--device")});
         run(compute.resolve());
-        std::fflush(stdout);
-        if (std::ferror(stdout)) return fail(1, "cannot write to standard output");
-        return 0;
+        return stdout_status();
     } catch (const AlreadyReported& reported) {
         std::fflush(stdout);
         return reported.status;
