@@ -118,6 +118,8 @@ CLI::Validator number_check(const char* name, bool (*accept)(double), const char
 const CLI::Validator NonNegative =
     number_check("NONNEGATIVE", [](double value) { return value >= 0; }, ">= 0");
 const CLI::Validator Positive = number_check("POSITIVE", [](double value) { return value > 0; }, "> 0");
+const CLI::Validator OutputPath(
+    [](std::string& path) -> std::string { return path.empty() ? "the path is empty" : std::string(); }, "", "PATH");
 const CLI::Validator ImageSide = number_check(
     "SIDE", [](double value) { return value == 0 || (value >= 8 && value <= 4096); }, "0 (the default) or 8 to 4096");
 
@@ -145,7 +147,7 @@ void ProgressOptions::apply() const { set_progress_interval(interval); }
 void report_error(const Error& error) { fail(1, error.what(), error.hint()); }
 
 void OutputOption::add_to(CLI::App& app, const std::string& what) {
-    app.add_option("-o,--output", path, what)->required()->type_name("PATH");
+    app.add_option("-o,--output", path, what)->required()->check(OutputPath)->type_name("PATH");
 }
 
 void ComputeOptions::add_to(CLI::App& app, unsigned parts) {

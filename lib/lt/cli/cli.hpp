@@ -72,6 +72,11 @@ struct ProgressOptions {
     void apply() const;
 };
 
+// The check of every option that names a file to write (-o and the others,
+// in every tool): an empty path is a usage error ("--per-class: the path is
+// empty") when the options are read, not a silently skipped output.
+extern const CLI::Validator OutputPath;
+
 // -o/--output PATH ("-" = stdout).
 struct OutputOption {
     std::string path;

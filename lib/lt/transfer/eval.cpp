@@ -719,13 +719,18 @@ void Options::add_to(CLI::App& app) {
     app.add_flag("--within-group", settings.within_group,
                  "Restrict the candidates of a sample to the classes of its group");
     app.add_option("--predictions", predictions, "Also write per-sample predictions (lt_type predictions)")
+        ->check(cli::OutputPath)
         ->type_name("OUT.h5");
     app.add_option("--top-k", top_k,
                    "With --predictions: also the K best classes of every row and their probabilities")
         ->check(cli::Positive)
         ->type_name("K");
-    app.add_option("--per-class", per_class, "Also write per-class accuracies (TSV)")->type_name("FILE.tsv");
-    app.add_option("--confusion", confusion, "Also write confusion counts (lt_type confusion)")->type_name("OUT.h5");
+    app.add_option("--per-class", per_class, "Also write per-class accuracies (TSV)")
+        ->check(cli::OutputPath)
+        ->type_name("FILE.tsv");
+    app.add_option("--confusion", confusion, "Also write confusion counts (lt_type confusion)")
+        ->check(cli::OutputPath)
+        ->type_name("OUT.h5");
     app.add_option("--confusion-max-gib", confusion_max_gib,
                    "Refuse --confusion when the counts of all classifiers would take more")
         ->check(cli::Positive)
