@@ -12,7 +12,7 @@
 # type of a bare h5py export from its datasets (tests/pipeline/reference.sh).
 # LT_KEEP=1 keeps the work folder.
 set -u
-. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-project lt-wordnet
+. "$(dirname "$0")/../ref/env.sh" lt-protos lt-attend lt-ensemble lt-eval lt-compat lt-project lt-wordnet lt-info lt-adjust
 . "$REF/jobs.sh"
 
 B=$WORK/bad
@@ -168,6 +168,15 @@ bad -- lt-eval "$B/feats_empty.h5" "$C" --predictions X
 
 # ------------------------------------------- --counts lacking a test label
 bad -- lt-eval "$F" "$C" --counts "$B/counts_lacking.h5" --predictions X
+# a features file given as training counts goes through the features
+# header's checks, as lt-protos and lt-info --class-counts read it
+for f in "$B/feats_label_minus2.h5" "$B/feats_labels_row.h5" "$B/feats_short_ids.h5" "$B/feats_3d.h5" \
+         "$B/feats_dim0.h5" "$B/feats_group.h5" "$B/feats_dangling.h5" "$B/feats_empty.h5" \
+         "$B/feats_short_labels.h5" "$B/feats_no_features.h5"; do
+  bad -- lt-eval "$F" "$C" --counts "$f" --predictions X
+  bad -- lt-info --class-counts "$f"
+done
+bad -- lt-adjust --classifier "$C" -T 1 --prior "$B/feats_label_minus2.h5" -o X
 
 # ------------------------------------------- duplicate class ids
 bad -- lt-attend --classifier "$B/clf_dup_ids.h5" --protos "$P" -o X
@@ -182,6 +191,13 @@ done
 usage -- lt-protos "$F" -o X --no-such-option
 usage -- lt-eval "$F" "$C" --no-such-option
 usage -- lt-protos - - -o X   # one input per command can be standard input
+# ... whichever two of a tool's inputs are '-' (checked before reading one)
+usage --in "$F" -- lt-project --features - --classifier "$C" --protos -
+usage --in "$F" -- lt-project --features - --classifier - --protos "$P"
+usage --in "$C" -- lt-project --features "$F" --classifier - --protos "$P" --final -
+usage --in "$C" -- lt-attend --classifier - --protos - -o X
+usage --in "$C" -- lt-compat --classifier - --protos - --mismatch
+usage --in "$C" -- lt-adjust --classifier - -T 1 --prior - -o X
 usage -- lt-attend --classifier "$C" -o X
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --mode q2q
 usage -- lt-attend --classifier "$C" --protos "$P" -o X --terms kt,x

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every tool: --help exits 0 on stdout with examples (one a pipe) and See also;
-# --version names the commit; an unknown option is exit 2 with one error line;
-# the man page and --help list the same long options (they must not drift).
+# --version names the commit; either written to a full disk is exit 1; an
+# unknown option is exit 2 with one error line; the man page and --help list
+# the same long options (they must not drift).
 set -u
 : "${LT_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${LT_BIN:=$LT_SRC/build/bin}"
@@ -23,6 +24,15 @@ for binary in "$LT_BIN"/lt-*; do
   tail -n 2 "$tmp/help" | grep -q '^See also: ' || problem "$tool --help does not end with See also"
   "$binary" --version >"$tmp/version" 2>&1 || problem "$tool --version fails"
   grep -q "^$tool [0-9.]* (commit " "$tmp/version" || problem "$tool --version: $(cat "$tmp/version")"
+  # help and version text is output too: a write that fails is exit 1, one line
+  if [ -w /dev/full ]; then
+    for flag in --help --version; do
+      "$binary" $flag >/dev/full 2>"$tmp/err"; status=$?
+      [ $status -eq 1 ] || problem "$tool $flag >/dev/full exits $status, expected 1"
+      [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^$tool: error: cannot write to standard output: No space left on device$" \
+        "$tmp/err" || problem "$tool $flag >/dev/full: $(cat "$tmp/err")"
+    done
+  fi
 
   "$binary" --no-such-option >"$tmp/out" 2>"$tmp/err"; status=$?
   [ $status -eq 2 ] || problem "$tool --no-such-option exits $status, expected 2"

@@ -181,6 +181,16 @@ expect_logged lt-eval "$W/test.h5" "$W/B.h5" --counts "$W/A.h5" --format json
 grep -q 'in their groups$' "$LT_STDERR" || fail "the warning with --counts: $(cat "$LT_STDERR")"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[0]; assert d["few"] == 0 and d["classes"]["few"] == 1 and d["ungrouped"] is None, d' "$LT_STDOUT" \
   || fail "with --counts, the missing class is few with accuracy 0"
+# json stays valid UTF-8 whatever bytes a classifier's name holds (a file
+# name, --names)
+bad_name=$W/$(printf 'A\xff.h5')
+cp "$W/A.h5" "$bad_name"
+expect_ok lt-eval "$W/test.h5" "$bad_name" --format json
+"$PY" -c 'import json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode()); assert d[0]["name"] == "A\ufffd.h5", d' \
+  "$LT_STDOUT" || fail "json: a file name that is not UTF-8"
+expect_ok lt-eval "$W/test.h5" "$bad_name" "$W/A.h5" --names "$(printf 'caf\xc3\xa9,\xe2\x82')" --format json
+"$PY" -c 'import json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode()); assert [r["name"] for r in d] == ["caf\u00e9", "\ufffd"], d' \
+  "$LT_STDOUT" || fail "json: --names that are not UTF-8"
 # Test labels from another id space: the warning says so, ids shortened.
 expect_logged lt-eval "$W/other.h5" "$W/A.h5" "$W/L.h5"
 expect_lines "$LT_STDERR" 2

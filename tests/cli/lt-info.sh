@@ -106,6 +106,32 @@ ids, counts = np.unique(y[y >= 0], return_counts=True)
 assert [(int(a), int(b)) for a, b in rows[1:]] == list(zip(ids.tolist(), counts.tolist()))
 PY
 
+section "--json parses whatever bytes names and attributes hold; text names infinities"
+bad_name=$WORK/$(printf 'bad\xff.h5')
+cp "$G/clf.h5" "$bad_name"
+"$PY" - "$bad_name" <<'PY' || fail "writing attributes"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "a") as f:
+    f.attrs["note"] = np.bytes_(b"\xff\xfe")       # not UTF-8
+    f.attrs["cafe"] = "caf\u00e9 \u20ac"           # UTF-8, kept as it is
+    f.attrs["up"] = np.float64(np.inf)
+    f.attrs["down"] = np.float64(-np.inf)
+    f.attrs["undefined"] = np.float64(np.nan)
+PY
+expect_ok lt-info --json "$bad_name"
+"$PY" - "$LT_STDOUT" <<'PY' || fail "--json with bytes that are not UTF-8"
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))  # strict: the output is UTF-8
+assert d["file"].endswith("bad\ufffd.h5"), d["file"]
+a = d["attributes"]
+assert a["note"] == "\ufffd\ufffd" and a["cafe"] == "caf\u00e9 \u20ac", a
+assert a["up"] is None and a["down"] is None and a["undefined"] is None, a
+PY
+expect_ok lt-info "$bad_name"
+expect_grep '^  up: inf$' "$LT_STDOUT"
+expect_grep '^  down: -inf$' "$LT_STDOUT"
+expect_grep '^  undefined: nan$' "$LT_STDOUT"
+
 section "broken and foreign files: exit 1, one line each naming the file"
 for f in "$B/not_hdf5.h5" "$B/no_schema.h5" "$B/type_banana.h5" "$B/feats_v2.h5" "$B/empty.h5" \
          "$B/feats_truncated.h5" "$B/clf_truncated.h5" "$B/feats_no_labels.h5" "$B/feats_short_labels.h5" \

@@ -2,6 +2,7 @@
 # What a run may write, and values it refuses (docs/design.md, "CLI
 # contract"): no output replaces a file the run reads (whatever the path's
 # spelling: a symbolic link, ./), two outputs of one run are never one file,
+# an empty output path is refused,
 # a list value repeated under another spelling (1 and 01) is refused; a
 # cosine classifier's scale must be > 0; a rebalancing that overflows float32
 # a --final classifier that does not fit and a class id beyond 64 bits are
@@ -55,6 +56,32 @@ expect_fail 2 "--predictions and --per-class name the same file" "$WORK/both.h5"
 expect_fail 2 "--predictions and --confusion name the same file" "$WORK/both.h5" -- \
     lt-eval "$D/test.h5" "$D/clf.h5" --predictions "$WORK/both.h5" --confusion "$WORK/./both.h5"
 expect_ok lt-eval "$D/test.h5" "$D/clf.h5" --predictions "$WORK/p.h5" --per-class "$WORK/p.tsv" --confusion "$WORK/c.h5"
+
+section "an empty output path is a usage error naming the option, in every tool"
+# empty_output OPTION COMMAND...: COMMAND gives OPTION an empty path
+empty_output() {
+    local option=$1
+    shift
+    expect_fail 2 "^$(basename "$1"): error: $option: the path is empty" -- "$@"
+}
+C=$D/clf.h5 P=$WORK/protos.h5
+empty_output --output lt-protos "$D/train.h5" -o ""
+empty_output --output lt-attend --classifier "$C" --protos "$P" -o ""
+empty_output --output lt-ensemble "$C" "$C" -o ""
+empty_output --output lt-adjust --classifier "$C" -p 1 --output ""
+empty_output --output lt-retrain "$D/train.h5" --classifier "$C" -o ""
+empty_output --output lt-extract --model "$WORK/m.h5" --list "$WORK/l.txt" --root "$WORK" -o ""
+empty_output --output lt-train --train-list "$WORK/l.txt" --root "$WORK" -o ""
+empty_output --log lt-train --train-list "$WORK/l.txt" --root "$WORK" -o "$WORK/m.h5" --log ""
+for option in --predictions --per-class --confusion; do
+    empty_output "$option" lt-eval "$D/test.h5" "$C" "$option" ""
+done
+empty_output --output lt-data fashion-mnist -o ""
+empty_output --output lt-data subsample "$WORK/l.txt" -o ""
+empty_output --val-output lt-data subsample "$WORK/l.txt" -o "$WORK/s.txt" --val-per-class 1 --val-output ""
+empty_output --output lt-data folder "$WORK" -o ""
+empty_output --class-names-output lt-data folder "$WORK" -o "$WORK/f.txt" --class-names-output ""
+empty_output --output lt-data check "$WORK/l.txt" --root "$WORK" -o ""
 
 section "an input read from standard input is protected too"
 cp "$D/test.h5" "$WORK/stdin.h5"

@@ -286,6 +286,18 @@ def cmd_bad(a):
     write_classifier(J("clf_no_classes.h5"), W[:0], ids[:0], counts[:0])
     neg = ids.copy(); neg[4] = -3
     write_classifier(J("clf_negative_id.h5"), W, neg, counts)
+    # features files with a defect only their header shows (the label
+    # histogram readers, --counts, must refuse them as the feature readers do)
+    write_features(J("feats_label_minus2.h5"), X, np.where(np.arange(len(y)) == 3, -2, y))
+    write_features(J("feats_labels_row.h5"), X, y[None, :])           # labels [1, N]
+    write_features(J("feats_3d.h5"), X[:, :, None], y)                # features [N, D, 1]
+    write_features(J("feats_dim0.h5"), X[:, :0], y, flavour="f32-contig-vlen")  # D = 0
+    write_features(J("feats_group.h5"), X, y, skip=("features",))     # /features a group
+    with h5py.File(J("feats_group.h5"), "a") as f:
+        f.create_group("features")
+    write_features(J("feats_dangling.h5"), X, y, skip=("features",))
+    with h5py.File(J("feats_dangling.h5"), "a") as f:                 # a soft link to nothing
+        f["features"] = h5py.SoftLink("/nowhere/features")
     # float64 values beyond float32's range
     Xo = X.astype(np.float64); Xo[1, 1] = 1e300
     write_features(J("feats_f64_overflow.h5"), Xo, y, flavour="f64-contig-fixed")

@@ -148,8 +148,7 @@ void run(const Options& options, const Compute& compute) {
     if (!options.mismatch && !options.sharpness && options.neighbours == 0)
         throw UsageError("nothing to do: give --mismatch, --sharpness and/or --neighbours N");
     if (options.class_id && options.neighbours == 0) throw UsageError("--class needs --neighbours N");
-    if (options.classifier == "-" && options.protos == "-")
-        throw UsageError("--classifier and --protos cannot both be read from stdin");
+    cli::require_one_stdin_input({{"--classifier", options.classifier}, {"--protos", options.protos}});
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-compat");
     h5::InputFile prototypes_file(options.protos);

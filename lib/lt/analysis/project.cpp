@@ -195,7 +195,7 @@ View compute(const FeaturesReader& features, const Classifier& classifier, const
 }
 
 void Options::add_to(CLI::App& app) {
-    app.add_option("--features", features, "Features of the samples to show (e.g. validation)")
+    app.add_option("--features", features, "Features of the samples to show (e.g. validation); '-' = stdin (one input at most)")
         ->required()
         ->type_name("FEATS.h5");
     app.add_option("--classifier", classifier, "Learned classifier or model file")->required()->type_name("FILE");
@@ -228,6 +228,10 @@ void Options::add_to(CLI::App& app) {
 
 void run(const Options& options, const Compute& compute) {
     math::use(compute);
+    cli::require_one_stdin_input({{"--features", options.features},
+                                  {"--classifier", options.classifier},
+                                  {"--protos", options.protos},
+                                  {"--final", options.final_classifier}});
     FeaturesReader features(options.features);
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "--classifier");

@@ -13,12 +13,13 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <new>
 #include <set>
 #include <thread>
@@ -72,6 +73,26 @@ int fail(int status, const std::string& what, const std::string& hint = {}) {
     return status;
 }
 
+// 0 when everything written to standard output reached it; otherwise the
+// error line and 1, as for any output that could not be written (a full
+// disk). The reason is known when the last write is the one that fails.
+int stdout_status() {
+    const bool flushed = std::fflush(stdout) == 0;
+    if (flushed && !std::ferror(stdout)) return 0;
+    const int error = flushed ? 0 : errno;
+    return fail(1, error ? fmt::format("cannot write to standard output: {}", std::strerror(error))
+                         : "cannot write to standard output");
+}
+
+// --help and --version: their text is output as data is.
+int print_text(const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size()) {
+        const int error = errno;
+        return fail(1, fmt::format("cannot write to standard output: {}", std::strerror(error)));
+    }
+    return stdout_status();
+}
+
 // LibTorch's errors carry a backtrace after the message: keep the first line.
 std::string first_line(const std::string& message) {
     auto end = message.find('\n');
@@ -97,6 +118,8 @@ CLI::Validator number_check(const char* name, bool (*accept)(double), const char
 const CLI::Validator NonNegative =
     number_check("NONNEGATIVE", [](double value) { return value >= 0; }, ">= 0");
 const CLI::Validator Positive = number_check("POSITIVE", [](double value) { return value > 0; }, "> 0");
+const CLI::Validator OutputPath(
+    [](std::string& path) -> std::string { return path.empty() ? "the path is empty" : std::string(); }, "", "PATH");
 const CLI::Validator ImageSide = number_check(
     "SIDE", [](double value) { return value == 0 || (value >= 8 && value <= 4096); }, "0 (the default) or 8 to 4096");
 
@@ -124,7 +147,7 @@ void ProgressOptions::apply() const { set_progress_interval(interval); }
 void report_error(const Error& error) { fail(1, error.what(), error.hint()); }
 
 void OutputOption::add_to(CLI::App& app, const std::string& what) {
-    app.add_option("-o,--output", path, what)->required()->type_name("PATH");
+    app.add_option("-o,--output", path, what)->required()->check(OutputPath)->type_name("PATH");
 }
 
 void ComputeOptions::add_to(CLI::App& app, unsigned parts) {
@@ -270,14 +293,11 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         common.add_to(app);
         app.parse(new_spellings(argc, argv));
     } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
+        return print_text(app.help());
     } catch (const CLI::CallForAllHelp&) {
-        std::cout << app.help("", CLI::AppFormatMode::All);
-        return 0;
+        return print_text(app.help("", CLI::AppFormatMode::All));
     } catch (const CLI::CallForVersion&) {
-        std::cout << app.version() << "\n";
-        return 0;
+        return print_text(app.version() + "\n");
     } catch (const CLI::ConfigError& error) {
         // CLI11 says "INI was not able to parse KEY" of a key no option has.
         const std::string what = error.what(), prefix = "INI was not able to parse ";
@@ -294,9 +314,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         h5::set_invocation({command_line, app.config_to_str(/*default_also=*/true, /*write_description=*/false),
                             option_value(app, "--seed"), option_value(app, "--device")});
         run(compute.resolve());
-        std::fflush(stdout);
-        if (std::ferror(stdout)) return fail(1, "cannot write to standard output");
-        return 0;
+        return stdout_status();
     } catch (const AlreadyReported& reported) {
         std::fflush(stdout);
         return reported.status;
@@ -420,6 +438,15 @@ void require_distinct_outputs(const std::vector<std::pair<std::string, std::stri
                 throw UsageError(fmt::format("{} and {} name the same file ({})", first_option, option, path),
                                  "give each output its own file");
         }
+}
+
+void require_one_stdin_input(const std::vector<std::pair<std::string, std::string>>& inputs) {
+    const std::pair<std::string, std::string>* first = nullptr;
+    for (const auto& input : inputs) {
+        if (input.second != "-") continue;
+        if (first) throw UsageError(fmt::format("{} and {} cannot both be read from stdin", first->first, input.first));
+        first = &input;
+    }
 }
 
 }  // namespace lt::cli

@@ -72,6 +72,11 @@ struct ProgressOptions {
     void apply() const;
 };
 
+// The check of every option that names a file to write (-o and the others,
+// in every tool): an empty path is a usage error ("--per-class: the path is
+// empty") when the options are read, not a silently skipped output.
+extern const CLI::Validator OutputPath;
+
 // -o/--output PATH ("-" = stdout).
 struct OutputOption {
     std::string path;
@@ -146,5 +151,10 @@ std::string pattern_value(double value);
 // any work is done (writing would find it only at the end). Empty paths and
 // "-" are skipped.
 void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
+
+// A usage error when two inputs ({option, path}) are both "-": standard input
+// can be read once. Checked before anything is read (the second reader would
+// otherwise find it empty, a data error that hides the usage one).
+void require_one_stdin_input(const std::vector<std::pair<std::string, std::string>>& inputs);
 
 }  // namespace lt::cli

@@ -330,7 +330,9 @@ void SubsampleOptions::add_to(CLI::App& command) {
     smallest->excludes(ratio);
     command.add_option("--val-per-class", val_per_class, "validation images per class, from the unused images")
         ->capture_default_str();
-    command.add_option("--val-output", val_output, "validation list (needs --val-per-class)")->type_name("PATH");
+    command.add_option("--val-output", val_output, "validation list (needs --val-per-class)")
+        ->check(cli::OutputPath)
+        ->type_name("PATH");
     command.add_flag("--shuffle-classes", shuffle_classes,
                      "assign the profile's counts to classes in a seeded random order, not by label");
 }
@@ -374,8 +376,9 @@ void FolderOptions::add_to(CLI::App& command) {
     output.add_to(command, "list file, paths relative to ROOT ('-' = stdout)");
     command.add_option("--class-names-output", classes_output,
                        "class names file (default: classes.txt beside the list; none for -o -)")
+        ->check(cli::OutputPath)
         ->type_name("PATH");
-    cli::add_deprecated_alias(command, "--classes", "--class-names-output", classes_output);
+    cli::add_deprecated_alias(command, "--classes", "--class-names-output", classes_output)->check(cli::OutputPath);
 }
 
 void run_folder(const FolderOptions& options) {
@@ -449,6 +452,7 @@ void CheckOptions::add_to(CLI::App& command) {
     command.add_option("LIST", list, "list file ('-' = stdin); lines with a path only are checked too")->required();
     command.add_option("--root", root, "folder the list's paths are relative to")->required();
     command.add_option("-o,--output", good_output, "also write the lines whose images decode to this list")
+        ->check(cli::OutputPath)
         ->type_name("GOOD.txt");
 }
 

@@ -1,6 +1,7 @@
 #include "lt/info/info.hpp"
 
 #include "lt/base/error.hpp"
+#include "lt/base/json.hpp"
 #include "lt/io/h5.hpp"
 #include "lt/io/schema.hpp"
 
@@ -45,35 +46,16 @@ const Value* Value::find(const std::string& key) const {
     return nullptr;
 }
 
-namespace {
-
-std::string json_string(const std::string& text) {
-    std::string out = "\"";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20)
-                    out += fmt::format("\\u{:04x}", c);
-                else
-                    out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
-}  // namespace
-
 std::string Value::scalar_text(bool quoted) const {
     switch (kind_) {
         case Kind::null: return quoted ? "null" : "-";
         case Kind::boolean: return integer_ ? (quoted ? "true" : "yes") : (quoted ? "false" : "no");
         case Kind::integer: return std::to_string(integer_);
-        case Kind::number: return std::isfinite(number_) ? fmt::format("{}", number_) : (quoted ? "null" : "nan");
+        case Kind::number:
+            // JSON has no infinities nor NaN: null there; text says which.
+            if (std::isfinite(number_)) return fmt::format("{}", number_);
+            if (quoted) return "null";
+            return std::isnan(number_) ? "nan" : number_ > 0 ? "inf" : "-inf";
         case Kind::string: {
             if (quoted) return json_string(text_);
             // One line per value in text: a multi-line value (lt_options) is joined.
@@ -450,13 +432,7 @@ Value describe(const std::string& path, const GroupThresholds& thresholds) {
 
 std::string class_counts_tsv(const std::string& path) {
     const h5::InputFile in(path);
-    std::map<std::int64_t, std::int64_t> counts;
-    if (in.type() == "features") {
-        for (std::int64_t label : read_features_header(in).labels)
-            if (label >= 0) ++counts[label];
-    } else {
-        counts = read_class_counts(in);
-    }
+    const std::map<std::int64_t, std::int64_t> counts = read_class_counts(in);
     std::string text = "class_id\tcount\n";
     for (const auto& [id, count] : counts) text += fmt::format("{}\t{}\n", id, count);
     return text;

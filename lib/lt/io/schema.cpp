@@ -472,7 +472,9 @@ std::map<std::int64_t, std::int64_t> read_class_counts(const h5::InputFile& in) 
     std::map<std::int64_t, std::int64_t> counts;
     std::string type = in.type();
     if (type == "features") {
-        for (auto label : in.read_ints("labels"))
+        // The header's checks (shapes, labels, /ids) as every features reader
+        // makes them; the rows are not read: a histogram needs only the labels.
+        for (auto label : read_features_header(in).labels)
             if (label >= 0) ++counts[label];
         return counts;
     }

@@ -169,7 +169,8 @@ private:
 };
 
 // Class counts from any file that has them: prototypes (/counts), classifier,
-// ensemble or model (/class_counts), features (label histogram).
+// ensemble or model (/class_counts), features (label histogram: the header
+// is checked as FeaturesReader checks it; the rows are not read).
 std::map<std::int64_t, std::int64_t> read_class_counts(const h5::InputFile& in);
 
 // Checks shared by readers (exposed for tests).

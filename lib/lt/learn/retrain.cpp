@@ -210,8 +210,7 @@ void Options::add_to(CLI::App& app) {
 }
 
 void run(const Options& options, const Compute& compute) {
-    if (options.features == "-" && options.classifier == "-")
-        throw UsageError("the features and --classifier cannot both be read from stdin");
+    cli::require_one_stdin_input({{"the features", options.features}, {"--classifier", options.classifier}});
     use_threads(compute.threads);
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-retrain");

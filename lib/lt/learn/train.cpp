@@ -105,7 +105,9 @@ void Options::add_to(CLI::App& app) {
     app.add_option("--init", init, "Initial backbone weights with torchvision names (the classifier is always new)")
         ->type_name("WEIGHTS.h5");
     app.add_flag("--resume", resume, "Continue the run checkpointed in the -o file (from scratch if it is missing)");
-    app.add_option("--log", log, "Write one JSON object per epoch to FILE ('-' = stdout)")->type_name("FILE.jsonl");
+    app.add_option("--log", log, "Write one JSON object per epoch to FILE ('-' = stdout)")
+        ->check(cli::OutputPath)
+        ->type_name("FILE.jsonl");
     seed.add_to(app);
     dist_timeout.add_to(app);
 }

@@ -165,8 +165,7 @@ void run(const Options& options) {
     const std::string& pattern = options.output.path;
     cli::require_placeholder(pattern, placeholder, values.size(), tau ? "--tau-norm" : "--logit-adjust",
                              tau ? "tau{p}.h5" : "la{t}.h5");
-    if (options.classifier == "-" && options.prior == "-")
-        throw UsageError("--classifier and --prior cannot both be read from stdin");
+    cli::require_one_stdin_input({{"--classifier", options.classifier}, {"--prior", options.prior}});
 
     h5::InputFile classifier_file(options.classifier);
     const Classifier classifier = read_single_classifier(classifier_file, "lt-adjust");

@@ -728,8 +728,7 @@ Sweep SweepOptions::sweep(std::int64_t block_rows) const {
 
 void run(const Options& options, const Compute& compute) {
     const math::Backend& backend = math::use(compute);
-    if (options.classifier == "-" && options.protos == "-")
-        throw UsageError("--classifier and --protos cannot both be read from stdin");
+    cli::require_one_stdin_input({{"--classifier", options.classifier}, {"--protos", options.protos}});
     const Sweep sweep = options.values.sweep(options.block_rows);
     const std::string& pattern = options.output.path;
     cli::require_placeholder(pattern, "{k}", sweep.ks.size(), "-k", "wh{k}.h5");

@@ -2,6 +2,7 @@
 
 #include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
+#include "lt/base/json.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
 #include "lt/io/lists.hpp"
@@ -517,16 +518,6 @@ std::string full(double value) { return std::isnan(value) ? "nan" : fmt::format(
 std::string rounded(double value) { return std::isnan(value) ? "-" : fmt::format("{:.1f}", value); }
 std::string json_number(double value) { return std::isnan(value) ? "null" : fmt::format("{}", value); }
 
-std::string json_string(const std::string& text) {
-    std::string quoted = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') quoted += std::string("\\") + c;
-        else if (static_cast<unsigned char>(c) < 0x20) quoted += fmt::format("\\u{:04x}", c);
-        else quoted += c;
-    }
-    return quoted + "\"";
-}
-
 std::string csv_field(const std::string& text) {
     if (text.find_first_of(",\"\n") == std::string::npos) return text;
     std::string quoted = "\"";
@@ -728,13 +719,18 @@ void Options::add_to(CLI::App& app) {
     app.add_flag("--within-group", settings.within_group,
                  "Restrict the candidates of a sample to the classes of its group");
     app.add_option("--predictions", predictions, "Also write per-sample predictions (lt_type predictions)")
+        ->check(cli::OutputPath)
         ->type_name("OUT.h5");
     app.add_option("--top-k", top_k,
                    "With --predictions: also the K best classes of every row and their probabilities")
         ->check(cli::Positive)
         ->type_name("K");
-    app.add_option("--per-class", per_class, "Also write per-class accuracies (TSV)")->type_name("FILE.tsv");
-    app.add_option("--confusion", confusion, "Also write confusion counts (lt_type confusion)")->type_name("OUT.h5");
+    app.add_option("--per-class", per_class, "Also write per-class accuracies (TSV)")
+        ->check(cli::OutputPath)
+        ->type_name("FILE.tsv");
+    app.add_option("--confusion", confusion, "Also write confusion counts (lt_type confusion)")
+        ->check(cli::OutputPath)
+        ->type_name("OUT.h5");
     app.add_option("--confusion-max-gib", confusion_max_gib,
                    "Refuse --confusion when the counts of all classifiers would take more")
         ->check(cli::Positive)
