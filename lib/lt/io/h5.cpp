@@ -3,6 +3,7 @@
 #include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/io/checksum.hpp"
 #include "lt/io/model_layout.hpp"
 #include "lt/io/provenance.hpp"
 
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cerrno>
 #include <csignal>
@@ -66,10 +68,34 @@ void write_or_throw(Call call, const std::string& file_name) {
 }
 
 
-// A dataset whose values could not be read: one compressed with a filter
-// this HDF5 library lacks (h5py's lzf, a plugin's) is named as such, not as
-// corrupt. (Chunks an optional filter left unfiltered read fine.)
+// Whether the call that just failed met a checksum that does not match (data
+// changed on disk since it was written). Read before any other HDF5 call,
+// which clears the error stack.
+bool checksum_failed() {
+    bool found = false;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, [](unsigned, const H5E_error2_t* error, void* data) -> herr_t {
+        if (error->desc && std::strstr(error->desc, "checksum")) *static_cast<bool*>(data) = true;
+        return 0;
+    }, &found);
+    return found;
+}
+
+constexpr const char* kDamagedHint = "the file changed after it was written: copy it again or remake it";
+
+// After a failed HDF5 call on `where`: a checksum that does not match is
+// told as such, not as a missing object or an unreadable file.
+void throw_if_damaged(const std::string& where) {
+    if (checksum_failed())
+        throw SchemaError(fmt::format("cannot read {}: its checksum does not match (the file is damaged)", where),
+                          kDamagedHint);
+}
+
+// A dataset whose values could not be read: one whose checksum fails is
+// damaged; one compressed with a filter this HDF5 library lacks (h5py's lzf,
+// a plugin's) is named as such, not as corrupt. (Chunks an optional filter
+// left unfiltered read fine.)
 [[noreturn]] void unreadable(hid_t dataset, const std::string& where, const std::string& detail) {
+    throw_if_damaged(where);
     Handle properties(H5Dget_create_plist(dataset));
     const int filters = properties.valid() ? H5Pget_nfilters(properties.get()) : 0;
     for (int i = 0; i < filters; ++i) {
@@ -197,7 +223,9 @@ bool Group::has(const std::string& name) const {
     while (true) {
         auto slash = name.find('/', start);
         prefix = name.substr(0, slash);
-        if (H5Lexists(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        const htri_t exists = H5Lexists(id(), prefix.c_str(), H5P_DEFAULT);
+        if (exists < 0) throw_if_damaged(where(prefix));
+        if (exists <= 0) return false;
         if (slash == std::string::npos) return true;
         start = slash + 1;
     }
@@ -215,19 +243,21 @@ using ObjectInfo = H5O_info_t;
 #define LT_H5O_GET_INFO_BY_NAME H5Oget_info_by_name2
 #endif
 
-static H5O_type_t object_type(hid_t group, const std::string& name) {
+static H5O_type_t object_type(const Group& group, const std::string& name) {
     ObjectInfo info;
-    if (LT_H5O_GET_INFO_BY_NAME(group, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    if (LT_H5O_GET_INFO_BY_NAME(group.id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+        throw_if_damaged(group.where(name));
         return H5O_TYPE_UNKNOWN;
+    }
     return info.type;
 }
 
 bool Group::has_group(const std::string& name) const {
-    return has(name) && object_type(id(), name) == H5O_TYPE_GROUP;
+    return has(name) && object_type(*this, name) == H5O_TYPE_GROUP;
 }
 
 bool Group::has_dataset(const std::string& name) const {
-    return has(name) && object_type(id(), name) == H5O_TYPE_DATASET;
+    return has(name) && object_type(*this, name) == H5O_TYPE_DATASET;
 }
 
 namespace {
@@ -456,9 +486,30 @@ Handle create_dataset(Group& group, const std::string& name, hid_t file_type, co
     Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(),
                                   max_dims.empty() ? nullptr : max_dims.data()));
     Handle properties = untimed_creation_properties(H5P_DATASET_CREATE);
-    if (!chunk.empty()) {
+    // Every dataset carries a Fletcher-32 checksum per chunk, so that data
+    // damaged on disk is refused on read rather than silently used. Not a
+    // scalar (it cannot be chunked; its object header has a checksum of its
+    // own), nor variable-length strings (HDF5 filters no such data).
+    const bool checksummed = !dims.empty() && H5Tis_variable_str(file_type) <= 0;
+    if (!checksummed && !chunk.empty()) {
         std::vector<hsize_t> chunk_dims(chunk.begin(), chunk.end());
         H5Pset_chunk(properties.get(), static_cast<int>(chunk_dims.size()), chunk_dims.data());
+    }
+    if (checksummed) {
+        std::vector<hsize_t> chunk_dims(chunk.begin(), chunk.end());
+        if (chunk_dims.empty()) {
+            // Rows of about 1 MiB a chunk: a row-block read touches no more
+            // than it needs.
+            const std::size_t element = std::max<std::size_t>(1, H5Tget_size(file_type));
+            std::uint64_t row = element;
+            for (std::size_t i = 1; i < dims.size(); ++i) row *= std::max<hsize_t>(1, dims[i]);
+            chunk_dims.assign(dims.begin(), dims.end());
+            chunk_dims[0] = std::clamp<hsize_t>((1u << 20) / std::max<std::uint64_t>(1, row), 1,
+                                                std::max<hsize_t>(1, dims[0]));
+            for (auto& d : chunk_dims) d = std::max<hsize_t>(d, 1);
+        }
+        H5Pset_chunk(properties.get(), static_cast<int>(chunk_dims.size()), chunk_dims.data());
+        H5Pset_fletcher32(properties.get());
     }
     Handle link_properties(H5Pcreate(H5P_LINK_CREATE));
     H5Pset_create_intermediate_group(link_properties.get(), 1);
@@ -589,7 +640,11 @@ Group::Layout Group::layout(const std::string& name) const {
 
 // ---------------------------------------------------------------- attributes
 
-bool Group::has_attr(const std::string& name) const { return H5Aexists(id(), name.c_str()) > 0; }
+bool Group::has_attr(const std::string& name) const {
+    const htri_t exists = H5Aexists(id(), name.c_str());
+    if (exists < 0) throw_if_damaged(where());
+    return exists > 0;
+}
 
 std::vector<std::string> Group::attribute_names() const {
     ObjectInfo info;
@@ -732,6 +787,10 @@ std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& i
         }
         if (!is_hdf5_signature(image.data(), image.size()))
             throw Error("standard input is not an HDF5 file");
+        // The HDF5 library's own error is lost inside H5LTopen_file_image.
+        if (!superblock_checksum_matches(reinterpret_cast<const unsigned char*>(image.data()), image.size()))
+            throw SchemaError("cannot read standard input: its checksum does not match (the file is damaged)",
+                              kDamagedHint);
         hid_t file = H5LTopen_file_image(image.data(), image.size(),
                                          H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
         if (file < 0) throw Error("standard input holds a corrupt or truncated HDF5 file");
@@ -748,6 +807,7 @@ std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& i
     if (got == 0) throw Error(fmt::format("{} is empty (expected an lt-h5 file)", path));
     if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(fmt::format("{} is not an HDF5 file", path));
     hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) throw_if_damaged(path);
     if (file < 0) throw Error(fmt::format("cannot open {}: corrupt or truncated HDF5 file", path));
     return std::make_shared<Handle>(file);
 }
@@ -757,8 +817,9 @@ std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& i
 InputFile::InputFile(const std::string& path)
     : Group(nullptr, -1, path == "-" ? "<stdin>" : path, "/") {
     file_ = open_input(path, image_);
-    handle_ = std::make_shared<Handle>(checked(H5Gopen2(file_->get(), "/", H5P_DEFAULT),
-                                               "cannot open the root group of " + file_name_));
+    hid_t root = H5Gopen2(file_->get(), "/", H5P_DEFAULT);
+    if (root < 0) throw_if_damaged(file_name_);
+    handle_ = std::make_shared<Handle>(checked(root, "cannot open the root group of " + file_name_));
     record_input(file_name_, type());
     protect_input(path);
 }
@@ -807,12 +868,12 @@ bool raise_open_file_limit() {
     return setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
-hid_t create_temporary(const std::string& temporary, hid_t access) {
+hid_t create_temporary(const std::string& temporary, hid_t creation, hid_t access) {
     errno = 0;
-    hid_t file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    hid_t file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, creation, access);
     if (file < 0 && errno == EMFILE && raise_open_file_limit()) {
         errno = 0;
-        file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access);
+        file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, creation, access);
     }
     return file;
 }
@@ -834,18 +895,24 @@ OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
     // Closing the file closes every object still open in it, so commit()
     // really finishes the file before it is renamed into place.
     H5Pset_fclose_degree(access.get(), H5F_CLOSE_STRONG);
+    // The HDF5 1.8 file format: its superblock and object headers carry
+    // checksums (the 1.6 format's have none), and HDF5 1.8 and later read it.
+    H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+    // The root group's header, too, without times (in this format its
+    // prefix would hold them).
+    Handle creation = untimed_creation_properties(H5P_FILE_CREATE);
     hid_t file;
     if (in_memory()) {
-        static int files_in_memory = 0;
+        static std::atomic<int> files_in_memory{0};
         H5Pset_fapl_core(access.get(), 1 << 20, false);
         file = H5Fcreate(fmt::format("lt-memory-{}-{}", getpid(), ++files_in_memory).c_str(), H5F_ACC_TRUNC,
-                         H5P_DEFAULT, access.get());
+                         creation.get(), access.get());
         if (file < 0) throw Error("cannot create the in-memory output file");
     } else {
         remove_stale_temporaries(destination_);
         temporary_ = temporary_path(destination_);
         register_temporary(temporary_, path);
-        file = create_temporary(temporary_, access.get());
+        file = create_temporary(temporary_, creation.get(), access.get());
         if (file < 0) {
             int error = errno;
             unlink(temporary_.c_str());  // HDF5 may have created it before failing (a full disk)
@@ -911,6 +978,7 @@ void OutputFile::commit() {
         if (size < 0) throw Error("cannot build the output file image");
         std::vector<char> image(static_cast<std::size_t>(size));
         H5Fget_file_image(file_->get(), image.data(), image.size());
+        repair_superblock_checksum(reinterpret_cast<unsigned char*>(image.data()), image.size());
         handle_.reset();
         file_.reset();
         if (direct_) {
