@@ -898,6 +898,11 @@ OutputFile::OutputFile(const std::string& path, const std::string& lt_type)
     // The HDF5 1.8 file format: its superblock and object headers carry
     // checksums (the 1.6 format's have none), and HDF5 1.8 and later read it.
     H5Pset_libver_bounds(access.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
+    // No block of small raw data kept in reserve: its unused end stays in an
+    // image taken from the open file (standard output) but not in a closed
+    // file, and both must be the same bytes.
+    H5Pset_small_data_block_size(access.get(), 0);
+    H5Pset_meta_block_size(access.get(), 0);
     // The root group's header, too, without times (in this format its
     // prefix would hold them).
     Handle creation = untimed_creation_properties(H5P_FILE_CREATE);
