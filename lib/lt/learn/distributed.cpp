@@ -20,6 +20,8 @@
 #endif
 #endif
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <future>
@@ -210,12 +212,26 @@ void close_group(c10::intrusive_ptr<BackendGroup>& group) {
     closed.wait_for(std::chrono::milliseconds(2000));
 }
 
+// c10d logs what it then throws ("[c10d] The client socket has timed out
+// ..."), through glog where LibTorch was built with it (Debian's), through
+// c10's own logging otherwise: lines of its own beside the job's one error.
+// Both levels are variables of the loaded libraries, found by name (lt does
+// not link glog); -v keeps the lines.
+void quiet_library_logs() {
+    if (log::level() >= 2) return;
+    constexpr int kFatalOnly = 3;
+    for (const char* name : {"_ZN3fLI17FLAGS_minloglevelE", "_ZN3fLI22FLAGS_caffe2_log_levelE",
+                             "_ZN3c1022FLAGS_caffe2_log_levelE"})
+        if (void* level = dlsym(RTLD_DEFAULT, name)) *static_cast<int*>(level) = kFatalOnly;
+}
+
 }  // namespace
 
 Group::Group(const Launch& launch, const std::string& tool, std::chrono::milliseconds timeout,
              const c10::Device& device)
     : launch_(launch), state_(std::make_unique<State>()) {
     if (!distributed()) return;
+    quiet_library_logs();
     State& state = *state_;
     state.timeout = timeout;
     state.device = device;
