@@ -132,7 +132,8 @@ void check_usage_once(const Launch& launch, const std::function<void()>& check) 
     try {
         check();
     } catch (const UsageError& error) {
-        if (launch.rank > 0) throw ReportedElsewhere(error.what());
+        // Status 2 as rank 0's, whichever rank a launcher hears from first.
+        if (launch.rank > 0) throw cli::AlreadyReported{2};
         throw;
     }
 }
@@ -473,6 +474,7 @@ void Group::run(const std::function<void()>& work) {
         const bool same_below =
             std::any_of(seen.begin(), seen.end(), [&](const auto& entry) { return entry.second == mine; });
         if (state.hosts_store) read_departures(*state.keys, other_ranks(size(), rank()), kStoreLinger, store_lost);
+        if (same_below && dynamic_cast<const UsageError*>(&error)) throw cli::AlreadyReported{2};
         if (same_below) throw ReportedElsewhere(error.what());
         throw;
     }

@@ -68,7 +68,7 @@ Launch read_launch(const Environment& env);
 Launch read_launch();  // from the process environment
 
 // Runs check, which throws the usage errors of the command line: every rank
-// of a job meets them alike, so rank 0 alone prints them (the others exit 1
+// of a job meets them alike, so rank 0 alone prints them (the others exit 2
 // without a line).
 void check_usage_once(const Launch& launch, const std::function<void()>& check);
 
