@@ -4,6 +4,7 @@
 #include "lt/base/log.hpp"
 #include "lt/cli/cli.hpp"
 #include "lt/learn/torch_version.hpp"
+#include "lt/learn/weights.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -18,6 +19,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #endif
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -74,6 +77,18 @@ Launch read_launch(const Environment& env) {
     launch.local_rank = local.empty() ? 0 : parse_number(slurm ? "SLURM_LOCALID" : "LOCAL_RANK", local, 0);
     if (launch.rank >= launch.world_size)
         throw UsageError(fmt::format("rank {} is not below the world size {}", launch.rank, launch.world_size));
+    // The local rank picks the GPU and the share of the cores: a wrong one
+    // puts two processes on one GPU. A machine's ranks are numbered from 0
+    // in global rank order, so none exceeds its global rank.
+    const std::string local_name = slurm ? "SLURM_LOCALID" : "LOCAL_RANK";
+    const std::string local_world = slurm ? "" : env("LOCAL_WORLD_SIZE");
+    if (!local_world.empty() && launch.local_rank >= parse_number("LOCAL_WORLD_SIZE", local_world, 1))
+        throw UsageError(fmt::format("{}={} is not below LOCAL_WORLD_SIZE={}", local_name, launch.local_rank,
+                                     local_world));
+    if (launch.local_rank > launch.rank)
+        throw UsageError(fmt::format("{}={} is above the global rank {}", local_name, launch.local_rank, launch.rank),
+                         "a launcher numbers the processes of each machine from 0 (LOCAL_RANK) within the "
+                         "global ranks (RANK)");
     if (!launch.distributed()) return launch;
     launch.master_addr = env("MASTER_ADDR");
     if (launch.master_addr.empty())
@@ -113,6 +128,16 @@ Launch read_launch() {
     });
 }
 
+void check_usage_once(const Launch& launch, const std::function<void()>& check) {
+    try {
+        check();
+    } catch (const UsageError& error) {
+        // Status 2 as rank 0's, whichever rank a launcher hears from first.
+        if (launch.rank > 0) throw cli::AlreadyReported{2};
+        throw;
+    }
+}
+
 // ---- the group
 
 #if LT_HAVE_C10D
@@ -130,6 +155,7 @@ struct Group::State {
     c10::intrusive_ptr<BackendGroup> group;
     std::vector<int64_t> barrier_devices;  // NCCL: this process's GPU, which its barriers use
     std::chrono::milliseconds timeout{0};
+    c10::Device device{c10::kCPU};  // where collective tensors live
     bool hosts_store = false;
     bool failed = false;  // the failure protocol ran: no further collectives
 };
@@ -187,14 +213,29 @@ void close_group(c10::intrusive_ptr<BackendGroup>& group) {
     closed.wait_for(std::chrono::milliseconds(2000));
 }
 
+// c10d logs what it then throws ("[c10d] The client socket has timed out
+// ..."), through glog where LibTorch was built with it (Debian's), through
+// c10's own logging otherwise: lines of its own beside the job's one error.
+// Both levels are variables of the loaded libraries, found by name (lt does
+// not link glog); -v keeps the lines.
+void quiet_library_logs() {
+    if (log::level() >= 2) return;
+    constexpr int kFatalOnly = 3;
+    for (const char* name : {"_ZN3fLI17FLAGS_minloglevelE", "_ZN3fLI22FLAGS_caffe2_log_levelE",
+                             "_ZN3c1022FLAGS_caffe2_log_levelE"})
+        if (void* level = dlsym(RTLD_DEFAULT, name)) *static_cast<int*>(level) = kFatalOnly;
+}
+
 }  // namespace
 
 Group::Group(const Launch& launch, const std::string& tool, std::chrono::milliseconds timeout,
              const c10::Device& device)
     : launch_(launch), state_(std::make_unique<State>()) {
     if (!distributed()) return;
+    quiet_library_logs();
     State& state = *state_;
     state.timeout = timeout;
+    state.device = device;
     const std::string where = fmt::format("{}:{}", launch.master_addr, launch.master_port);
     c10::intrusive_ptr<c10d::Store> store;
     try {
@@ -433,6 +474,7 @@ void Group::run(const std::function<void()>& work) {
         const bool same_below =
             std::any_of(seen.begin(), seen.end(), [&](const auto& entry) { return entry.second == mine; });
         if (state.hosts_store) read_departures(*state.keys, other_ranks(size(), rank()), kStoreLinger, store_lost);
+        if (same_below && dynamic_cast<const UsageError*>(&error)) throw cli::AlreadyReported{2};
         if (same_below) throw ReportedElsewhere(error.what());
         throw;
     }
@@ -528,6 +570,14 @@ void Group::barrier() {
     }
 }
 
+bool Group::same_as_root(const std::string& text) {
+    if (!distributed()) return true;
+    const auto digest = static_cast<std::int64_t>(weights::fnv1a(text.data(), text.size()));
+    at::Tensor shared = at::full({1}, digest, at::TensorOptions(at::kLong).device(state_->device));
+    broadcast({shared});
+    return shared.to(at::kCPU).item<std::int64_t>() == digest;
+}
+
 namespace {
 class PendingWork : public Group::Pending {
 public:
@@ -583,6 +633,7 @@ void Group::broadcast(const std::vector<at::Tensor>&, int) {}
 void Group::allreduce_sum(const std::vector<at::Tensor>&) {}
 void Group::gather(const at::Tensor& input, std::vector<at::Tensor>& outputs, int) { outputs = {input.clone()}; }
 void Group::barrier() {}
+bool Group::same_as_root(const std::string&) { return true; }
 namespace {
 class Done : public Group::Pending {
 public:

@@ -67,6 +67,11 @@ using Environment = std::function<std::string(const std::string&)>;
 Launch read_launch(const Environment& env);
 Launch read_launch();  // from the process environment
 
+// Runs check, which throws the usage errors of the command line: every rank
+// of a job meets them alike, so rank 0 alone prints them (the others exit 2
+// without a line).
+void check_usage_once(const Launch& launch, const std::function<void()>& check);
+
 // The device of this process: cuda becomes the GPU of its local rank
 // (LOCAL_RANK, SLURM_LOCALID), modulo the GPUs visible.
 c10::Device device_of_rank(const c10::Device& device, const Launch& launch);
@@ -101,6 +106,9 @@ public:
     // by rank; the others pass an empty vector.
     void gather(const at::Tensor& input, std::vector<at::Tensor>& outputs, int root = 0);
     void barrier();
+    // Whether rank 0 gave the same text (what defines the computation: the
+    // options, the fingerprints of the inputs). A collective call.
+    bool same_as_root(const std::string& text);
 
     // An allreduce (sum) in flight; finish() waits for it.
     class Pending {

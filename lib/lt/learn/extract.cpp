@@ -216,6 +216,13 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
                                 source.list_rows, options.list),
                     fmt::format("use at most {} shards", source.list_rows));
     const BatchPlan plan{first, end, options.batch_size, group.size(), group.rank()};
+    // Rank 0 writes the ids of its own list beside the features of every rank's.
+    if (!group.same_as_root(fmt::format("{} {} {} {} {} {} {} {}", source.list_hash, source.list_rows,
+                                        source.weights_hash, source.preset, source.image_size, first, end,
+                                        options.batch_size)))
+        throw Error(fmt::format("rank {} of {} extracts another list, other weights or other options than rank 0",
+                                group.rank(), group.size()),
+                    "give every process the same command line, list file and model");
 
     backbone.to(device);
     precision::prepare(backbone, settings);
@@ -302,8 +309,8 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
 }
 
 void extract(const Options& options, const Compute& compute) {
-    check_usage(options);
     const dist::Launch launch = dist::read_launch();
+    dist::check_usage_once(launch, [&] { check_usage(options); });
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);

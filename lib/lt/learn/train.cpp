@@ -682,10 +682,7 @@ void check_same_run(Run& run) {
     if (!run.group.distributed()) return;
     std::string text = fmt::format("{} {} {}", run.group.size(), run.options.micro_batches, run.sync_bn());
     for (const model_file::Setting& setting : run.settings) text += "\n" + setting.name + "=" + setting.text();
-    const auto digest = static_cast<std::int64_t>(weights::fnv1a(text.data(), text.size()));
-    at::Tensor shared = torch::tensor({digest}, torch::kLong).to(run.device);
-    run.group.broadcast({shared});
-    if (shared.to(at::kCPU).item<std::int64_t>() != digest)
+    if (!run.group.same_as_root(text))
         throw Error(fmt::format("rank {} of {} trains with other options or another training list than rank 0",
                                 run.group.rank(), run.group.size()),
                     "give every process the same command line and the same list file");
@@ -831,13 +828,7 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
 
 void run(const Options& options, const Compute& compute) {
     const dist::Launch launch = dist::read_launch();
-    try {
-        check_usage(options, launch);
-    } catch (const UsageError& error) {
-        if (launch.rank > 0) throw ReportedElsewhere(error.what());  // every rank has it; rank 0 says it
-        throw;
-    }
-    if (launch.rank == 0) check_output_folder(options.output.path);
+    dist::check_usage_once(launch, [&] { check_usage(options, launch); });
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
@@ -846,7 +837,11 @@ void run(const Options& options, const Compute& compute) {
     if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
     group.set_failure_hint(fmt::format("{} keeps the last finished epoch; the same command with --resume continues",
                                        options.output.path));
-    group.run([&] { train(options, compute, group, precision_settings); });
+    group.run([&] {
+        // Inside the job, so that the other ranks learn of it rather than wait for rank 0.
+        if (group.is_root()) check_output_folder(options.output.path);
+        train(options, compute, group, precision_settings);
+    });
 }
 
 }  // namespace lt::train

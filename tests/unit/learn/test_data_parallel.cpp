@@ -82,6 +82,25 @@ TEST_CASE("launch: inconsistent variables are usage errors") {
     CHECK_THROWS_AS(lt::dist::read_launch(environment(
                         {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}})),
                     lt::UsageError);
+    // A local rank that names no process of its machine (two processes on one GPU).
+    CHECK_THROWS_WITH_AS(lt::dist::read_launch(environment({{"RANK", "3"},
+                                                            {"WORLD_SIZE", "4"},
+                                                            {"LOCAL_RANK", "2"},
+                                                            {"LOCAL_WORLD_SIZE", "2"},
+                                                            {"MASTER_ADDR", "h"}})),
+                         doctest::Contains("LOCAL_RANK=2 is not below LOCAL_WORLD_SIZE=2"), lt::UsageError);
+    CHECK_THROWS_WITH_AS(lt::dist::read_launch(environment({{"SLURM_STEP_ID", "0"},
+                                                            {"SLURM_PROCID", "1"},
+                                                            {"SLURM_NTASKS", "4"},
+                                                            {"SLURM_LOCALID", "2"},
+                                                            {"MASTER_ADDR", "h"}})),
+                         doctest::Contains("SLURM_LOCALID=2 is above the global rank 1"), lt::UsageError);
+    CHECK(lt::dist::read_launch(environment({{"RANK", "3"},
+                                             {"WORLD_SIZE", "4"},
+                                             {"LOCAL_RANK", "1"},
+                                             {"LOCAL_WORLD_SIZE", "2"},
+                                             {"MASTER_ADDR", "h"}}))
+              .local_rank == 1);
     // One process needs no rendezvous.
     CHECK_FALSE(lt::dist::read_launch(environment({{"RANK", "0"}, {"WORLD_SIZE", "1"}})).distributed());
 }
