@@ -92,7 +92,7 @@ bool jpeg_start(JpegDecoder& decoder, std::string_view bytes) {
     decoder.created = true;
     jpeg_mem_src(&decoder.info, unsigned_bytes(bytes), static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&decoder.info, TRUE);
-    // As OpenCV asks: RGB from grey and YCbCr, CMYK (converted below) from
+    // RGB from grey and YCbCr, CMYK (converted below) from
     // four-component files.
     decoder.info.out_color_space = decoder.info.num_components == 4 ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&decoder.info);
@@ -109,12 +109,18 @@ bool jpeg_rows(JpegDecoder& decoder, unsigned char** rows) {
     return true;
 }
 
-// OpenCV's CMYK to RGB (icvCvt_CMYK2BGR_8u_C4C3R), so that such files decode
-// as they did through imdecode.
+// Pillow's CMYK to RGB (cmyk2rgb, after reading the file's values inverted,
+// as Adobe writes them), so that such files decode as torchvision's PIL
+// loader decodes them: r = k' - k' (255 - c') / 255, rounded, where c', k'
+// are the values in the file. (OpenCV truncates a division by 256 instead:
+// a level or two darker on most pixels.)
 void cmyk_to_rgb(const unsigned char* cmyk, unsigned char* rgb, int width) {
     for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
         const int k = cmyk[3];
-        for (int c = 0; c < 3; ++c) rgb[c] = static_cast<unsigned char>(k - ((255 - cmyk[c]) * k >> 8));
+        for (int c = 0; c < 3; ++c) {
+            const int product = (255 - cmyk[c]) * k + 128;  // Pillow's MULDIV255: a rounded division by 255
+            rgb[c] = static_cast<unsigned char>(k - (((product >> 8) + product) >> 8));
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -97,6 +98,31 @@ TEST_CASE("resizing: none when the size matches; shorter side as torchvision") {
     cv::Mat grey(50, 50, CV_8UC3, cv::Scalar(9, 9, 9));
     cv::Mat small = lt::resize_to(grey, 7, 7);
     CHECK(cv::countNonZero(small.reshape(1) != 9) == 0);
+}
+
+TEST_CASE("resize then center crop: the crop of the full resize, without making it for a long strip") {
+    // Every case of the two passes: both, horizontal or vertical only, none,
+    // and a crop larger than the image (padded).
+    for (auto [height, width, side, size] : {std::array<int, 4>{30, 40, 17, 13}, {37, 23, 37, 20}, {23, 37, 23, 20},
+                                             {40, 40, 40, 40}, {9, 12, 9, 11}, {300, 257, 256, 224}}) {
+        INFO(height << "x" << width << " to " << side << ", crop " << size);
+        const cv::Mat image = coordinate_image(height, width);
+        const cv::Mat both = lt::resize_shorter_side_and_center_crop(image, side, size);
+        const cv::Mat full = lt::center_crop(lt::resize_shorter_side(image, side), size);
+        REQUIRE(both.size() == full.size());
+        CHECK(cv::norm(both, full, cv::NORM_INF) == 0);
+    }
+    // A 1 x 600,000 strip: its full resize to a shorter side of 256 would be
+    // 118 GB; the 224 x 224 centre of it is the strip's colour.
+    const cv::Mat strip(1, 600000, CV_8UC3, cv::Scalar(12, 34, 56));
+    const cv::Mat centre = lt::resize_shorter_side_and_center_crop(strip, 256, 224);
+    REQUIRE(centre.size() == cv::Size(224, 224));
+    CHECK(cv::norm(centre, cv::Mat(224, 224, CV_8UC3, cv::Scalar(12, 34, 56)), cv::NORM_INF) == 0);
+    // Beyond what an int can index: an lt::Error, not a crash.
+    CHECK_THROWS_WITH_AS(lt::resize_shorter_side_and_center_crop(strip, 4096, 8),
+                         "its shorter side cannot be resized to 4096 (the longer side would have more than "
+                         "2147483647 pixels)",
+                         lt::Error);
 }
 
 TEST_CASE("horizontal flip mirrors columns") {
