@@ -97,6 +97,19 @@ expect_equal "$(grep -c warning "$LT_STDERR")" 1 "warnings about hidden entries"
 expect_grep "^lt-data: warning: skipped 3 hidden folders and files \(names starting with '\.'\): \.ipynb_checkpoints, cat/\._a\.png, cat/\.ipynb_checkpoints$" "$LT_STDERR"
 rm -rf "$WORK/tree/root/.ipynb_checkpoints" "$WORK/tree/root/cat/.ipynb_checkpoints" "$WORK/tree/root/cat/._a.png"
 
+section "folder: torchvision's order (classes by bytes, whatever the locale; images by folder, then name); broken links warned"
+O=$WORK/order/root
+mkdir -p "$O/B" "$O/a/sub" "$O/a/sub-x" "$O/e" "$O/É"
+for image in B/1.png a/b.png a/a.png a/sub/y.png a/sub-x/z.png a/sub.png e/1.png É/1.png; do cp "$WORK/odd/c.png" "$O/$image"; done
+ln -s missing.png "$O/e/gone.png"
+LC_ALL=$(locale -a 2>/dev/null | grep -m1 -i '^en_US\.utf-\?8$' || echo C.UTF-8) \
+    expect_logged lt-data folder "$O" -o "$WORK/order/list.txt"
+expect_equal "$(cat "$WORK/order/classes.txt")" "$(printf 'B\na\ne\nÉ')" "class folders in byte order"
+expect_equal "$(cat "$WORK/order/list.txt")" \
+    "$(printf 'B/1.png 0\na/a.png 1\na/b.png 1\na/sub.png 1\na/sub/y.png 1\na/sub-x/z.png 1\ne/1.png 2\nÉ/1.png 3')" \
+    "images by folder, then by name"
+expect_grep "^lt-data: warning: skipped 1 symbolic link to nothing: e/gone\.png$" "$LT_STDERR"
+
 section "lists: comment lines, blank lines; a path alone is checked, but subsampling needs labels"
 printf '# a comment, then a blank line\n\nc.png 1\n   # indented\nwith space/a b.png 3\n' >"$WORK/odd/comments.txt"
 expect_ok lt-data subsample -q "$WORK/odd/comments.txt" -o "$WORK/odd/out.txt" --n-max 1 --n-min 1

@@ -385,7 +385,7 @@ void run_folder(const FolderOptions& options) {
     // Class folders sorted by name give labels 0..C-1, as torchvision's
     // ImageFolder. Hidden folders and files (.ipynb_checkpoints, ._photo.jpg
     // of macOS) are tool litter, not classes or images: they are skipped.
-    std::vector<std::string> class_names, hidden;
+    std::vector<std::string> class_names, hidden, broken_links;
     std::error_code error;
     for (const fs::directory_entry& entry : fs::directory_iterator(options.root, error)) {
         if (!entry.is_directory()) continue;
@@ -408,8 +408,12 @@ void run_folder(const FolderOptions& options) {
         auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
         for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
             const bool folder_entry = it->is_directory(ignored);
-            if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             const std::string relative = it->path().lexically_relative(options.root).generic_string();
+            // A link to nothing named like an image is neither listed nor passed over in silence.
+            if (it->is_symlink(ignored) && !fs::exists(it->status(ignored)) && is_image_file(it->path()) &&
+                !is_hidden(it->path()))
+                broken_links.push_back(relative);
+            if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             if (folder_entry && !walked.insert(fs::weakly_canonical(it->path(), ignored)).second &&
                 it->is_symlink(ignored))
                 throw Error(fmt::format("'{}' is a symbolic link back to a folder already listed (a loop)", relative),
@@ -425,7 +429,15 @@ void run_folder(const FolderOptions& options) {
         if (images.empty())
             throw Error(fmt::format("class folder '{}' has no image files", folder.string()),
                         "images end in .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp");
-        std::sort(images.begin(), images.end());
+        // torchvision's order: sorted(os.walk(folder)) then sorted file names,
+        // i.e. by folder, then by name (bytes, whatever the locale).
+        std::sort(images.begin(), images.end(), [](const std::string& a, const std::string& b) {
+            const fs::path first(a), second(b);
+            const std::string first_folder = first.parent_path().generic_string(),
+                              second_folder = second.parent_path().generic_string();
+            return first_folder != second_folder ? first_folder < second_folder
+                                                 : first.filename().string() < second.filename().string();
+        });
         for (std::string& path : images) {
             check_listable(path, "image path");
             entries.push_back({std::move(path), static_cast<std::int64_t>(label), 0});
@@ -444,6 +456,11 @@ void run_folder(const FolderOptions& options) {
         std::sort(hidden.begin(), hidden.end());
         log::warn("skipped {} hidden {} (names starting with '.'): {}", hidden.size(),
                   hidden.size() == 1 ? "folder or file" : "folders and files", shortened(hidden, 5));
+    }
+    if (!broken_links.empty()) {
+        std::sort(broken_links.begin(), broken_links.end());
+        log::warn("skipped {} symbolic {} to nothing: {}", broken_links.size(),
+                  broken_links.size() == 1 ? "link" : "links", shortened(broken_links, 5));
     }
     log_class_summary("list", class_counts(entries), class_names);
 }
