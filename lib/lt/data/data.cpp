@@ -151,6 +151,17 @@ void check_listable(const std::string& name, const std::string& what) {
                                 what, name));
 }
 
+// One warning for the lines of a list that name an image again.
+void warn_repeated_images(const std::vector<ListEntry>& entries, const std::string& list_name, const char* risk) {
+    const auto repeats = repeated_images(entries);
+    if (repeats.empty()) return;
+    std::vector<std::string> pairs;
+    for (const auto& [line, first] : repeats) pairs.push_back(fmt::format("line {} repeats line {}", line, first));
+    const bool one = repeats.size() == 1;
+    log::warn("{} {} of {} {} an image listed before ({}): {}", repeats.size(), one ? "line" : "lines", list_name,
+              one ? "names" : "name", shortened(pairs, 3), risk);
+}
+
 }  // namespace
 
 std::vector<std::int64_t> exponential_profile(std::int64_t n_max, double ratio, std::size_t classes) {
@@ -361,6 +372,8 @@ void run_subsample(const SubsampleOptions& options) {
     profile.seed = options.seed.seed;
 
     const std::vector<ListEntry> source = read_list(options.list);
+    warn_repeated_images(source, options.list == "-" ? "standard input" : options.list,
+                         "an image may be drawn twice, or for both training and validation");
     const Selection selection = subsample_by_profile(source, profile);
     std::vector<std::pair<std::string, std::string>> outputs{
         {options.output.path, format_list(pick(source, selection.train))}};
@@ -479,6 +492,7 @@ void run_check(const CheckOptions& options, const Compute& compute) {
                          "give -o a file name");
     const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
     const std::size_t count = dataset.size();
+    warn_repeated_images(dataset.entries, dataset.list_name, "lt-train and lt-extract use it as often as it is listed");
     const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(count)));
 
     // Every image is decoded once; each problem is kept by list position, so
