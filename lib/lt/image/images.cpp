@@ -250,6 +250,10 @@ std::string decode_with_opencv(std::string_view bytes, cv::Mat& rgb) {
         bgr.release();
     }
     if (bgr.empty() || bgr.type() != CV_8UC3) return "not a readable image file";
+    // The same limit as for JPEG and PNG, whatever OpenCV's own.
+    if (std::string large = too_large(static_cast<std::uint64_t>(bgr.cols), static_cast<std::uint64_t>(bgr.rows));
+        !large.empty())
+        return large;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     return {};
 }
