@@ -12,6 +12,8 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <iostream>
+#include <unistd.h>
 #include <csetjmp>
 #include <cstdio>
 #include <jpeglib.h>
@@ -334,6 +336,43 @@ TEST_CASE("PNG: truncated or damaged files are errors, warnings about metadata a
     };
     CHECK(error_of(with_height(39)) == "cannot decode image 'x': broken PNG: IDAT: Too much image data");
     CHECK(error_of(with_height(41)) == "cannot decode image 'x': broken PNG: Not enough image data");
+}
+
+namespace {
+// What a call writes to the process's stderr (file descriptor 2).
+template <class Call>
+std::string stderr_of(Call call) {
+    std::fflush(stderr);
+    std::FILE* capture = std::tmpfile();
+    REQUIRE(capture);
+    const int saved = dup(2);
+    dup2(fileno(capture), 2);
+    call();
+    std::cerr.flush();
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::string text;
+    std::rewind(capture);
+    for (int c = std::fgetc(capture); c != EOF; c = std::fgetc(capture)) text += static_cast<char>(c);
+    std::fclose(capture);
+    return text;
+}
+}  // namespace
+
+TEST_CASE("other formats (OpenCV): a truncated file is one error with the cause; OpenCV prints nothing") {
+    const std::string bmp = encode(".bmp", photo(20, 30, 6)), ppm = encode(".ppm", photo(20, 30, 7));
+    std::string bmp_error, ppm_error;
+    const std::string printed = stderr_of([&] {
+        bmp_error = error_of(bmp.substr(0, bmp.size() / 2));
+        ppm_error = error_of(ppm.substr(0, ppm.size() - 10));
+    });
+    CHECK(bmp_error == "cannot decode image 'x': broken image data: Unexpected end of input stream");
+    CHECK(ppm_error == "cannot decode image 'x': broken image data: Unexpected end of input stream");
+    CHECK(printed == "");
+    // Other threads' writes to std::cerr still reach stderr.
+    CHECK(stderr_of([] { std::cerr << "still here" << std::flush; }) == "still here");
+    check_same_as_opencv(bmp, "whole BMP");
 }
 
 TEST_CASE("a corrupt header cannot ask for a huge image") {
