@@ -1,5 +1,6 @@
 // Transforms against hand computations of torchvision's semantics.
 #include "lt/base/error.hpp"
+#include "lt/base/random.hpp"
 #include "lt/image/images.hpp"
 #include "lt/image/transforms.hpp"
 
@@ -9,7 +10,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -323,4 +329,33 @@ TEST_CASE("contrastive views: two independent augmentations per image; grey-scal
     CHECK(plain[2 * plane + at] == doctest::Approx((luma - 0.406f) / 0.225f));
     CHECK(lt::contrastive_transform("imagenet").size == 224);
     CHECK_THROWS_AS(lt::contrastive_transform("cifar"), lt::UsageError);
+}
+
+// Run by tests/torchvision/check_preprocessing.py, which writes images with
+// PIL and torchvision's eval tensors of them.
+TEST_CASE("eval transform equals torchvision's" * doctest::skip()) {
+    const char* cases_path = std::getenv("LT_TORCHVISION_PREPROCESSING");
+    REQUIRE_MESSAGE(cases_path, "run tests/torchvision/check_preprocessing.py");
+    std::ifstream cases(cases_path);
+    std::string image_path, preset, reference_path;
+    int size = 0, count = 0;
+    double worst = 0;
+    while (cases >> image_path >> preset >> size >> reference_path) {
+        INFO(image_path << " " << preset << " " << size);
+        const lt::ImageTransform transform = lt::image_transform(preset, false, size);
+        std::vector<float> ours(transform.floats_per_image()), theirs(ours.size());
+        lt::Rng rng = lt::make_rng(0, {0});
+        transform.apply(lt::read_image_rgb(image_path), rng, ours.data());
+        std::ifstream reference(reference_path, std::ios::binary);
+        reference.read(reinterpret_cast<char*>(theirs.data()), static_cast<std::streamsize>(theirs.size() * sizeof(float)));
+        REQUIRE(reference.gcount() == static_cast<std::streamsize>(theirs.size() * sizeof(float)));
+        double difference = 0;
+        for (std::size_t i = 0; i < ours.size(); ++i)
+            difference = std::max(difference, static_cast<double>(std::abs(ours[i] - theirs[i])));
+        CHECK(difference <= 1e-6);
+        worst = std::max(worst, difference);
+        ++count;
+    }
+    CHECK(count > 0);
+    std::printf("eval transform: %d images x settings, max abs difference from torchvision %.3g\n", count, worst);
 }
