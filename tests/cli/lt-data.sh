@@ -97,6 +97,19 @@ expect_equal "$(grep -c warning "$LT_STDERR")" 1 "warnings about hidden entries"
 expect_grep "^lt-data: warning: skipped 3 hidden folders and files \(names starting with '\.'\): \.ipynb_checkpoints, cat/\._a\.png, cat/\.ipynb_checkpoints$" "$LT_STDERR"
 rm -rf "$WORK/tree/root/.ipynb_checkpoints" "$WORK/tree/root/cat/.ipynb_checkpoints" "$WORK/tree/root/cat/._a.png"
 
+section "folder: torchvision's order (classes by bytes, whatever the locale; images by folder, then name); broken links warned"
+O=$WORK/order/root
+mkdir -p "$O/B" "$O/a/sub" "$O/a/sub-x" "$O/e" "$O/É"
+for image in B/1.png a/b.png a/a.png a/sub/y.png a/sub-x/z.png a/sub.png e/1.png É/1.png; do cp "$WORK/odd/c.png" "$O/$image"; done
+ln -s missing.png "$O/e/gone.png"
+LC_ALL=$(locale -a 2>/dev/null | grep -m1 -i '^en_US\.utf-\?8$' || echo C.UTF-8) \
+    expect_logged lt-data folder "$O" -o "$WORK/order/list.txt"
+expect_equal "$(cat "$WORK/order/classes.txt")" "$(printf 'B\na\ne\nÉ')" "class folders in byte order"
+expect_equal "$(cat "$WORK/order/list.txt")" \
+    "$(printf 'B/1.png 0\na/a.png 1\na/b.png 1\na/sub.png 1\na/sub/y.png 1\na/sub-x/z.png 1\ne/1.png 2\nÉ/1.png 3')" \
+    "images by folder, then by name"
+expect_grep "^lt-data: warning: skipped 1 symbolic link to nothing: e/gone\.png$" "$LT_STDERR"
+
 section "lists: comment lines, blank lines; a path alone is checked, but subsampling needs labels"
 printf '# a comment, then a blank line\n\nc.png 1\n   # indented\nwith space/a b.png 3\n' >"$WORK/odd/comments.txt"
 expect_ok lt-data subsample -q "$WORK/odd/comments.txt" -o "$WORK/odd/out.txt" --n-max 1 --n-min 1
@@ -112,6 +125,7 @@ J=$LT_SRC/tests/data/photo.jpg
 M=$WORK/mixed
 mkdir -p "$M"
 cp "$J" "$M/good.jpg"
+cp "$J" "$M/good2.jpg"
 head -c $(($(stat -c %s "$J") / 2)) "$J" >"$M/half.jpg"
 head -c $(($(stat -c %s "$J") - 2)) "$J" >"$M/no-end.jpg"
 cp "$WORK/odd/c.png" "$M/good.png"
@@ -119,7 +133,7 @@ cp "$WORK/odd/c.png" "$M/unlabelled.png"
 head -c 100 "$WORK/odd/c.png" >"$M/cut.png"
 printf 'garbage, not an image' >"$M/junk.png"
 : >"$M/empty.png"
-printf '# ten images, six of them bad\ngood.jpg 0\nhalf.jpg 1\n\ngood.png 2\ncut.png 3\nmissing.png 4\njunk.png 5\nempty.png 6\nno-end.jpg 7\nunlabelled.png\ngood.jpg 9\n' >"$M/list.txt"
+printf '# ten images, six of them bad\ngood.jpg 0\nhalf.jpg 1\n\ngood.png 2\ncut.png 3\nmissing.png 4\njunk.png 5\nempty.png 6\nno-end.jpg 7\nunlabelled.png\ngood2.jpg 9\n' >"$M/list.txt"
 expect_fail 1 "^lt-data: error: 6 of the 10 images of .*list.txt cannot be used \(their lines are on standard output\) \(hint: -o GOOD.txt" -- \
     lt-data check "$M/list.txt" --root "$M" --workers 3
 printf '%s\t%s\t%s\n' 3 half.jpg "cannot decode: broken JPEG: Premature end of JPEG file" \
@@ -132,7 +146,7 @@ cmp -s "$LT_STDOUT" "$WORK/expected-report.tsv" || { diff "$LT_STDOUT" "$WORK/ex
 expect_fail 1 "6 of the 10 images .* cannot be used .*; the other 4 lines are in .*good.txt$" -- \
     lt-data check -q "$M/list.txt" --root "$M" -o "$M/good.txt"
 cmp -s "$LT_STDOUT" "$WORK/expected-report.tsv" || fail "check report with -o and -q"
-expect_equal "$(cat "$M/good.txt")" "$(printf 'good.jpg 0\ngood.png 2\nunlabelled.png\ngood.jpg 9')" "the good lines"
+expect_equal "$(cat "$M/good.txt")" "$(printf 'good.jpg 0\ngood.png 2\nunlabelled.png\ngood2.jpg 9')" "the good lines"
 expect_logged lt-data check "$M/good.txt" --root "$M"
 expect_grep 'all 4 images decode \(1 of them unlabelled\); image sides from 28 to 48 pixels' "$LT_STDERR"
 expect_fail 2 "-o - is not possible" -- lt-data check "$M/list.txt" --root "$M" -o -
@@ -202,6 +216,13 @@ cp "$WORK/odd/c.png" "$WORK/loop/a/c.png"
 ln -s .. "$WORK/loop/a/up"
 expect_fail 1 "is a symbolic link back to a folder already listed \(a loop\)" "$WORK/loop.txt" -- \
     lt-data folder "$WORK/loop" -o "$WORK/loop.txt"
+
+section "lists naming an image twice: one warning (subsample, check) naming the lines"
+printf 'c.png 1\nwith space/a b.png 3\n./c.png 1\n' >"$WORK/odd/twice.txt"
+expect_logged lt-data subsample "$WORK/odd/twice.txt" -o "$WORK/odd/twice-out.txt" --n-max 1 --n-min 1
+expect_grep "^lt-data: warning: 1 line of .*twice\.txt names an image listed before \(line 3 repeats line 1\): an image may be drawn twice" "$LT_STDERR"
+expect_logged lt-data check "$WORK/odd/twice.txt" --root "$WORK/odd"
+expect_grep "^lt-data: warning: 1 line of .*twice\.txt names an image listed before \(line 3 repeats line 1\)" "$LT_STDERR"
 
 section "usage errors: exit 2, one line"
 expect_fail 2 "give --n-min or --imbalance" "$WORK/out.txt" -- lt-data subsample "$WORK/syn/train.txt" -o "$WORK/out.txt" --n-max 5

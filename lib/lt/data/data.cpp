@@ -151,6 +151,17 @@ void check_listable(const std::string& name, const std::string& what) {
                                 what, name));
 }
 
+// One warning for the lines of a list that name an image again.
+void warn_repeated_images(const std::vector<ListEntry>& entries, const std::string& list_name, const char* risk) {
+    const auto repeats = repeated_images(entries);
+    if (repeats.empty()) return;
+    std::vector<std::string> pairs;
+    for (const auto& [line, first] : repeats) pairs.push_back(fmt::format("line {} repeats line {}", line, first));
+    const bool one = repeats.size() == 1;
+    log::warn("{} {} of {} {} an image listed before ({}): {}", repeats.size(), one ? "line" : "lines", list_name,
+              one ? "names" : "name", shortened(pairs, 3), risk);
+}
+
 }  // namespace
 
 std::vector<std::int64_t> exponential_profile(std::int64_t n_max, double ratio, std::size_t classes) {
@@ -361,6 +372,8 @@ void run_subsample(const SubsampleOptions& options) {
     profile.seed = options.seed.seed;
 
     const std::vector<ListEntry> source = read_list(options.list);
+    warn_repeated_images(source, options.list == "-" ? "standard input" : options.list,
+                         "an image may be drawn twice, or for both training and validation");
     const Selection selection = subsample_by_profile(source, profile);
     std::vector<std::pair<std::string, std::string>> outputs{
         {options.output.path, format_list(pick(source, selection.train))}};
@@ -385,7 +398,7 @@ void run_folder(const FolderOptions& options) {
     // Class folders sorted by name give labels 0..C-1, as torchvision's
     // ImageFolder. Hidden folders and files (.ipynb_checkpoints, ._photo.jpg
     // of macOS) are tool litter, not classes or images: they are skipped.
-    std::vector<std::string> class_names, hidden;
+    std::vector<std::string> class_names, hidden, broken_links;
     std::error_code error;
     for (const fs::directory_entry& entry : fs::directory_iterator(options.root, error)) {
         if (!entry.is_directory()) continue;
@@ -408,8 +421,12 @@ void run_folder(const FolderOptions& options) {
         auto walk = fs::recursive_directory_iterator(folder, fs::directory_options::follow_directory_symlink, error);
         for (auto it = walk; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
             const bool folder_entry = it->is_directory(ignored);
-            if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             const std::string relative = it->path().lexically_relative(options.root).generic_string();
+            // A link to nothing named like an image is neither listed nor passed over in silence.
+            if (it->is_symlink(ignored) && !fs::exists(it->status(ignored)) && is_image_file(it->path()) &&
+                !is_hidden(it->path()))
+                broken_links.push_back(relative);
+            if (!folder_entry && !(it->is_regular_file(ignored) && is_image_file(it->path()))) continue;
             if (folder_entry && !walked.insert(fs::weakly_canonical(it->path(), ignored)).second &&
                 it->is_symlink(ignored))
                 throw Error(fmt::format("'{}' is a symbolic link back to a folder already listed (a loop)", relative),
@@ -425,7 +442,15 @@ void run_folder(const FolderOptions& options) {
         if (images.empty())
             throw Error(fmt::format("class folder '{}' has no image files", folder.string()),
                         "images end in .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp");
-        std::sort(images.begin(), images.end());
+        // torchvision's order: sorted(os.walk(folder)) then sorted file names,
+        // i.e. by folder, then by name (bytes, whatever the locale).
+        std::sort(images.begin(), images.end(), [](const std::string& a, const std::string& b) {
+            const fs::path first(a), second(b);
+            const std::string first_folder = first.parent_path().generic_string(),
+                              second_folder = second.parent_path().generic_string();
+            return first_folder != second_folder ? first_folder < second_folder
+                                                 : first.filename().string() < second.filename().string();
+        });
         for (std::string& path : images) {
             check_listable(path, "image path");
             entries.push_back({std::move(path), static_cast<std::int64_t>(label), 0});
@@ -445,6 +470,11 @@ void run_folder(const FolderOptions& options) {
         log::warn("skipped {} hidden {} (names starting with '.'): {}", hidden.size(),
                   hidden.size() == 1 ? "folder or file" : "folders and files", shortened(hidden, 5));
     }
+    if (!broken_links.empty()) {
+        std::sort(broken_links.begin(), broken_links.end());
+        log::warn("skipped {} symbolic {} to nothing: {}", broken_links.size(),
+                  broken_links.size() == 1 ? "link" : "links", shortened(broken_links, 5));
+    }
     log_class_summary("list", class_counts(entries), class_names);
 }
 
@@ -462,6 +492,7 @@ void run_check(const CheckOptions& options, const Compute& compute) {
                          "give -o a file name");
     const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
     const std::size_t count = dataset.size();
+    warn_repeated_images(dataset.entries, dataset.list_name, "lt-train and lt-extract use it as often as it is listed");
     const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(count)));
 
     // Every image is decoded once; each problem is kept by list position, so

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <new>
 
 namespace lt {
 
@@ -104,7 +105,19 @@ void BatchLoader::work() {
         try {
             cv::Mat image = dataset_.load(index);
             Rng rng = make_rng(options_.seed, {kLoaderStream, epoch, seed_position});
-            transform_.apply(image, rng, destination);
+            try {
+                transform_.apply(image, rng, destination);
+            } catch (const std::exception& problem) {
+                // Named like a decoding error: which image, which list line. An
+                // OpenCV exception's text is several lines; its last names the cause.
+                const auto* opencv = dynamic_cast<const cv::Exception*>(&problem);
+                const bool memory = dynamic_cast<const std::bad_alloc*>(&problem) ||
+                                    (opencv && opencv->code == cv::Error::StsNoMem);
+                throw Error(fmt::format("cannot transform image '{}' of {}x{} pixels: {} ({} line {})",
+                                        dataset_.image_path(index), image.cols, image.rows,
+                                        memory ? std::string("out of memory") : (opencv ? opencv->err : problem.what()),
+                                        dataset_.list_name, dataset_.entries[index].line));
+            }
         } catch (...) {
             error = std::current_exception();
         }

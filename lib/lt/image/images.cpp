@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/core/utils/logger.hpp>
 
 // libjpeg's header needs size_t and FILE declared first.
 #include <cstddef>
@@ -19,6 +20,9 @@
 #include <csetjmp>
 #include <cstring>
 #include <fstream>
+#include <iostream>
+#include <mutex>
+#include <streambuf>
 
 namespace lt {
 
@@ -92,7 +96,7 @@ bool jpeg_start(JpegDecoder& decoder, std::string_view bytes) {
     decoder.created = true;
     jpeg_mem_src(&decoder.info, unsigned_bytes(bytes), static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&decoder.info, TRUE);
-    // As OpenCV asks: RGB from grey and YCbCr, CMYK (converted below) from
+    // RGB from grey and YCbCr, CMYK (converted below) from
     // four-component files.
     decoder.info.out_color_space = decoder.info.num_components == 4 ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&decoder.info);
@@ -109,12 +113,18 @@ bool jpeg_rows(JpegDecoder& decoder, unsigned char** rows) {
     return true;
 }
 
-// OpenCV's CMYK to RGB (icvCvt_CMYK2BGR_8u_C4C3R), so that such files decode
-// as they did through imdecode.
+// Pillow's CMYK to RGB (cmyk2rgb, after reading the file's values inverted,
+// as Adobe writes them), so that such files decode as torchvision's PIL
+// loader decodes them: r = k' - k' (255 - c') / 255, rounded, where c', k'
+// are the values in the file. (OpenCV truncates a division by 256 instead:
+// a level or two darker on most pixels.)
 void cmyk_to_rgb(const unsigned char* cmyk, unsigned char* rgb, int width) {
     for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
         const int k = cmyk[3];
-        for (int c = 0; c < 3; ++c) rgb[c] = static_cast<unsigned char>(k - ((255 - cmyk[c]) * k >> 8));
+        for (int c = 0; c < 3; ++c) {
+            const int product = (255 - cmyk[c]) * k + 128;  // Pillow's MULDIV255: a rounded division by 255
+            rgb[c] = static_cast<unsigned char>(k - (((product >> 8) + product) >> 8));
+        }
     }
 }
 
@@ -233,17 +243,75 @@ std::string decode_png(std::string_view bytes, cv::Mat& rgb) {
 
 // ---- everything else
 
+// OpenCV's imdecode prints why a file fails to std::cerr itself, as several
+// lines ("imdecode_(''): can't read data: OpenCV(4.6.0) ...: error: (-2:...)
+// Unexpected end of input stream in function 'readBlock'"), and its codecs
+// log warnings. lt reports the reason in its own one line instead: while a
+// thread decodes, what it writes to std::cerr is kept for it (lt itself
+// never writes there); other threads' writes go to stderr as before,
+// unbuffered, as libstdc++'s std::cerr does.
+class DecoderMessages : public std::streambuf {
+public:
+    static thread_local std::string* kept;  // non-null while this thread decodes
+
+protected:
+    int_type overflow(int_type c) override {
+        if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+        const char byte = traits_type::to_char_type(c);
+        return xsputn(&byte, 1) == 1 ? c : traits_type::eof();
+    }
+    std::streamsize xsputn(const char* text, std::streamsize count) override {
+        if (kept) {
+            kept->append(text, static_cast<std::size_t>(count));
+            return count;
+        }
+        return static_cast<std::streamsize>(std::fwrite(text, 1, static_cast<std::size_t>(count), stderr));
+    }
+};
+thread_local std::string* DecoderMessages::kept = nullptr;
+
+void quiet_opencv() {
+    static DecoderMessages messages;
+    static std::once_flag once;
+    std::call_once(once, [] {
+        std::cerr.rdbuf(&messages);
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    });
+}
+
+// The cause in an OpenCV error text: "... error: (-2:Unspecified error) <cause> in function ...".
+std::string opencv_cause(const std::string& text) {
+    const std::size_t error = text.find("error: (");
+    const std::size_t start = error == std::string::npos ? error : text.find(") ", error);
+    if (start == std::string::npos) return {};
+    const std::size_t end = std::min(text.find(" in function", start), text.find('\n', start));
+    return text.substr(start + 2, end == std::string::npos ? std::string::npos : end - start - 2);
+}
+
 std::string decode_with_opencv(std::string_view bytes, cv::Mat& rgb) {
+    quiet_opencv();
     // imdecode wants a Mat header; it does not modify the bytes.
     cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
     cv::Mat bgr;
+    std::string messages;
+    DecoderMessages::kept = &messages;
     try {
         // IMREAD_IGNORE_ORIENTATION: PIL (torchvision) does not rotate by EXIF.
         bgr = cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-    } catch (const cv::Exception&) {
+    } catch (const cv::Exception& error) {
+        messages += error.what();
         bgr.release();
     }
-    if (bgr.empty() || bgr.type() != CV_8UC3) return "not a readable image file";
+    DecoderMessages::kept = nullptr;
+    if (bgr.empty() || bgr.type() != CV_8UC3) {
+        std::string cause = opencv_cause(messages);
+        if (cause.rfind("OpenCV TIFF: ", 0) == 0) cause.erase(0, 13);
+        return cause.empty() ? "not a readable image file" : "broken image data: " + cause;
+    }
+    // The same limit as for JPEG and PNG, whatever OpenCV's own.
+    if (std::string large = too_large(static_cast<std::uint64_t>(bgr.cols), static_cast<std::uint64_t>(bgr.rows));
+        !large.empty())
+        return large;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     return {};
 }

@@ -8,8 +8,12 @@
 // is to fill the missing part with grey and print a warning). Warnings that
 // concern only metadata lt ignores (colour profiles, text chunks, padding
 // after the last scan) do not fail a file. Other formats (BMP, PPM, TIFF,
-// WebP, ...) go through OpenCV. The pixels equal OpenCV's imdecode (in RGB
-// order) for every file both accept.
+// WebP, ...) go through OpenCV. The pixels equal both PIL's and OpenCV's
+// imdecode (in RGB order) for every file they accept, but for two kinds:
+// CMYK JPEGs become RGB with Pillow's arithmetic (OpenCV's is a level or
+// two darker on most pixels), and 16-bit grey PNGs keep their high byte, as
+// OpenCV and every other 16-bit PNG do, where PIL clips their values to 255
+// (nearly white images).
 #pragma once
 
 #include "lt/io/lists.hpp"

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace lt {
 
@@ -36,17 +37,20 @@ struct ResampleAxis {
     std::vector<std::int32_t> weights;  // kernel_size per output pixel, fixed point
 };
 
-ResampleAxis resample_axis(int in_size, int out_size) {
+// Output pixels [out_first, out_first + out_count) of out_size; each depends
+// only on its own position, so a window of the output costs only its size.
+ResampleAxis resample_axis(int in_size, int out_size, int out_first, int out_count) {
     const double scale = static_cast<double>(in_size) / out_size;
     const double filter_scale = std::max(scale, 1.0);
     const double support = 1.0 * filter_scale;  // bilinear: support 1
     ResampleAxis axis;
     axis.kernel_size = static_cast<int>(std::ceil(support)) * 2 + 1;
-    axis.first.resize(out_size);
-    axis.count.resize(out_size);
-    axis.weights.assign(static_cast<std::size_t>(out_size) * axis.kernel_size, 0);
+    axis.first.resize(out_count);
+    axis.count.resize(out_count);
+    axis.weights.assign(static_cast<std::size_t>(out_count) * axis.kernel_size, 0);
     std::vector<double> kernel(axis.kernel_size);
-    for (int out = 0; out < out_size; ++out) {
+    for (int slot = 0; slot < out_count; ++slot) {
+        const int out = out_first + slot;
         const double center = (out + 0.5) * scale;
         int low = std::max(static_cast<int>(center - support + 0.5), 0);
         int high = std::min(static_cast<int>(center + support + 0.5), in_size);
@@ -59,11 +63,11 @@ ResampleAxis resample_axis(int in_size, int out_size) {
         }
         for (int i = 0; i < count; ++i) {
             double weight = total != 0.0 ? kernel[i] / total : kernel[i];
-            axis.weights[static_cast<std::size_t>(out) * axis.kernel_size + i] = static_cast<std::int32_t>(
+            axis.weights[static_cast<std::size_t>(slot) * axis.kernel_size + i] = static_cast<std::int32_t>(
                 weight < 0 ? -0.5 + weight * (1 << kPrecisionBits) : 0.5 + weight * (1 << kPrecisionBits));
         }
-        axis.first[out] = low;
-        axis.count[out] = count;
+        axis.first[slot] = low;
+        axis.count[slot] = count;
     }
     return axis;
 }
@@ -74,19 +78,22 @@ inline std::uint8_t clip8(std::int32_t value) {
     return static_cast<std::uint8_t>(value >> kPrecisionBits);
 }
 
-cv::Mat pil_bilinear_resize(const cv::Mat& image, int height, int width) {
-    const ResampleAxis across = resample_axis(image.cols, width), down = resample_axis(image.rows, height);
+// The window of the image resized to height x width (window inside
+// 0..width x 0..height): the pixels of resizing it all and cropping.
+cv::Mat pil_bilinear_resize(const cv::Mat& image, int height, int width, const cv::Rect& window) {
     const bool horizontal = width != image.cols, vertical = height != image.rows;
+    const ResampleAxis across = resample_axis(image.cols, width, window.x, window.width);
+    const ResampleAxis down = resample_axis(image.rows, height, window.y, window.height);
     // The horizontal pass covers only the source rows the vertical one reads.
-    const int row_first = down.first.front(), row_last = down.first.back() + down.count.back();
-    cv::Mat source = image;
-    int row_offset = 0;
+    const int row_first = vertical ? down.first.front() : window.y;
+    const int row_last = vertical ? down.first.back() + down.count.back() : window.y + window.height;
+    cv::Mat source;
     if (horizontal) {
-        cv::Mat pass(row_last - row_first, width, CV_8UC3);
-        for (int y = 0; y < pass.rows; ++y) {
+        source.create(row_last - row_first, window.width, CV_8UC3);
+        for (int y = 0; y < source.rows; ++y) {
             const auto* in = image.ptr<cv::Vec3b>(y + row_first);
-            auto* out = pass.ptr<cv::Vec3b>(y);
-            for (int x = 0; x < width; ++x) {
+            auto* out = source.ptr<cv::Vec3b>(y);
+            for (int x = 0; x < window.width; ++x) {
                 const std::int32_t* weight = &across.weights[static_cast<std::size_t>(x) * across.kernel_size];
                 std::int32_t sums[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
                 for (int i = 0; i < across.count[x]; ++i)
@@ -94,18 +101,18 @@ cv::Mat pil_bilinear_resize(const cv::Mat& image, int height, int width) {
                 out[x] = cv::Vec3b(clip8(sums[0]), clip8(sums[1]), clip8(sums[2]));
             }
         }
-        source = pass;
-        row_offset = row_first;
+    } else {
+        source = image(cv::Rect(window.x, row_first, window.width, row_last - row_first));
     }
     if (!vertical) return source;
-    cv::Mat result(height, width, CV_8UC3);
-    std::vector<std::int32_t> sums(static_cast<std::size_t>(width) * 3);
-    for (int y = 0; y < height; ++y) {
+    cv::Mat result(window.height, window.width, CV_8UC3);
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(window.width) * 3);
+    for (int y = 0; y < window.height; ++y) {
         const std::int32_t* weight = &down.weights[static_cast<std::size_t>(y) * down.kernel_size];
         std::fill(sums.begin(), sums.end(), 1 << (kPrecisionBits - 1));
         // Row by row, so the source is read in memory order.
         for (int i = 0; i < down.count[y]; ++i) {
-            const auto* in = source.ptr<std::uint8_t>(down.first[y] + i - row_offset);
+            const auto* in = source.ptr<std::uint8_t>(down.first[y] + i - row_first);
             for (std::size_t k = 0; k < sums.size(); ++k) sums[k] += in[k] * weight[i];
         }
         auto* out = result.ptr<std::uint8_t>(y);
@@ -164,22 +171,47 @@ cv::Mat crop(const cv::Mat& image, const CropBox& box) {
 
 cv::Mat resize_to(const cv::Mat& image, int height, int width) {
     if (image.rows == height && image.cols == width) return image;
-    if (image.type() == CV_8UC3) return pil_bilinear_resize(image, height, width);
+    if (image.type() == CV_8UC3) return pil_bilinear_resize(image, height, width, cv::Rect(0, 0, width, height));
     cv::Mat resized;
     bool shrinking = height < image.rows && width < image.cols;
     cv::resize(image, resized, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
     return resized;
 }
 
+namespace {
+
+// torchvision Resize(size)'s output: the shorter side size, the longer one
+// int(size * long / short).
+cv::Size shorter_side_size(const cv::Mat& image, int size) {
+    const int height = image.rows, width = image.cols;
+    const int shorter = std::min(height, width), longer = std::max(height, width);
+    const double new_longer = std::floor(static_cast<double>(size) * longer / shorter);
+    if (new_longer > std::numeric_limits<int>::max())
+        throw Error(fmt::format("its shorter side cannot be resized to {} (the longer side would have more than {} "
+                                "pixels)",
+                                size, std::numeric_limits<int>::max()));
+    return height <= width ? cv::Size(static_cast<int>(new_longer), size) : cv::Size(size, static_cast<int>(new_longer));
+}
+
+}  // namespace
+
 cv::Mat resize_shorter_side(const cv::Mat& image, int size) {
-    int height = image.rows, width = image.cols;
-    int shorter = std::min(height, width), longer = std::max(height, width);
-    int new_longer = static_cast<int>(static_cast<double>(size) * longer / shorter);
-    return height <= width ? resize_to(image, size, new_longer) : resize_to(image, new_longer, size);
+    const cv::Size resized = shorter_side_size(image, size);
+    return resize_to(image, resized.height, resized.width);
 }
 
 cv::Mat center_crop(const cv::Mat& image, int size) {
     return crop(image, center_crop_box(image.rows, image.cols, size, size));
+}
+
+cv::Mat resize_shorter_side_and_center_crop(const cv::Mat& image, int resize_side, int size) {
+    const cv::Size resized = shorter_side_size(image, resize_side);
+    const CropBox box = center_crop_box(resized.height, resized.width, size, size);
+    const cv::Rect window(box.left, box.top, box.width, box.height);
+    if (image.type() != CV_8UC3 || (window & cv::Rect(0, 0, resized.width, resized.height)) != window)
+        return center_crop(resize_shorter_side(image, resize_side), size);  // a padded crop
+    if (resized == image.size()) return image(window);
+    return pil_bilinear_resize(image, resized.height, resized.width, window);
 }
 
 cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng, double scale_min) {
@@ -271,10 +303,10 @@ void ImageTransform::apply_view(const cv::Mat& rgb, Rng& rng, float* out) const 
             image = random_resized_crop(rgb, size, rng, crop_scale_min);
             break;
         case Geometry::pad_and_crop:
-            image = pad_and_random_crop(center_crop(resize_shorter_side(rgb, size), size), size, padding, rng);
+            image = pad_and_random_crop(resize_shorter_side_and_center_crop(rgb, size, size), size, padding, rng);
             break;
         case Geometry::resize_center_crop:
-            image = center_crop(resize_shorter_side(rgb, resize_side), size);
+            image = resize_shorter_side_and_center_crop(rgb, resize_side, size);
             break;
     }
     // torchvision flips with probability 0.5 by drawing a uniform < 0.5.

@@ -46,6 +46,10 @@ cv::Mat resize_to(const cv::Mat& image, int height, int width);
 cv::Mat resize_shorter_side(const cv::Mat& image, int size);
 
 cv::Mat center_crop(const cv::Mat& image, int size);
+// center_crop(resize_shorter_side(image, resize_side), size), computing only
+// the pixels the crop keeps: the same pixels, without the whole resized
+// image (for a long, thin strip that image may not fit in memory).
+cv::Mat resize_shorter_side_and_center_crop(const cv::Mat& image, int resize_side, int size);
 cv::Mat random_resized_crop(const cv::Mat& image, int size, Rng& rng, double scale_min = 0.08);
 // CIFAR augmentation: zero-pad by padding on every side, then a random
 // size x size crop.

@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <unordered_map>
 
 namespace lt {
 
@@ -102,6 +104,18 @@ std::vector<ListEntry> read_list(const std::string& path, Labels labels) {
     std::ifstream file = open_input(path, "list");
     protect_input(path);
     return parse_list(file, path, labels);
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> repeated_images(const std::vector<ListEntry>& entries) {
+    std::vector<std::pair<std::size_t, std::size_t>> repeats;
+    std::unordered_map<std::string, std::size_t> first_line;
+    first_line.reserve(entries.size());
+    for (const ListEntry& entry : entries) {
+        auto [found, added] =
+            first_line.emplace(std::filesystem::path(entry.path).lexically_normal().generic_string(), entry.line);
+        if (!added) repeats.emplace_back(entry.line, found->second);
+    }
+    return repeats;
 }
 
 std::string format_list(const std::vector<ListEntry>& entries) {

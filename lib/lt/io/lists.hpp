@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <istream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lt {
@@ -34,6 +35,11 @@ std::vector<ListEntry> read_list(const std::string& path, Labels labels = Labels
 
 // The same on a stream; name is used in messages.
 std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, Labels labels = Labels::required);
+
+// The entries whose path names the image of an earlier entry ("./a.png"
+// and "a//a.png" name "a.png"): pairs of (line, the first line naming it),
+// in list order.
+std::vector<std::pair<std::size_t, std::size_t>> repeated_images(const std::vector<ListEntry>& entries);
 
 // "<path> <label>\n" per entry ("<path>\n" for an unknown label).
 std::string format_list(const std::vector<ListEntry>& entries);

@@ -158,6 +158,27 @@ TEST_CASE("loader: a missing or corrupt image is an lt::Error naming the file an
     CHECK_THROWS_AS(loader.start_epoch({99}, 2), lt::Error);
 }
 
+TEST_CASE("loader: an image the transform cannot take is an lt::Error naming the file and the list line") {
+    TinyDataset tiny;
+    // A 1 x 600,000 strip: its shorter side resized to 4096 would make the
+    // longer one more pixels than an int counts.
+    REQUIRE(cv::imwrite(tiny.folder.file("img4.png"), cv::Mat(1, 600000, CV_8UC1, cv::Scalar(0))));
+    lt::ImageTransform transform = lt::image_transform("small", false, kSide);
+    transform.resize_side = 4096;
+    lt::LoaderOptions options;
+    options.batch_size = 2;
+    options.workers = 2;
+    lt::BatchLoader loader(tiny.dataset(), transform, options);
+    loader.start_epoch({3, 4}, 0);
+    lt::Batch batch;
+    CHECK_THROWS_WITH_AS(loader.next(batch),
+                         ("cannot transform image '" + tiny.folder.file("img4.png") +
+                          "' of 600000x1 pixels: its shorter side cannot be resized to 4096 (the longer side would "
+                          "have more than 2147483647 pixels) (" + tiny.list + " line 5)")
+                             .c_str(),
+                         lt::Error);
+}
+
 namespace {
 // Host memory that counts what it hands out, filled with a marker so that a
 // batch read from it shows the loader wrote every float.

@@ -1,6 +1,7 @@
 // Decoding: the pixels equal OpenCV's imdecode (an independent decoder of
-// the same files) for every kind of JPEG and PNG; damaged files are errors,
-// metadata lt ignores is not.
+// the same files) for every kind of JPEG and PNG but CMYK JPEGs, which
+// follow Pillow's formula; damaged files are errors, metadata lt ignores is
+// not.
 #include "lt/base/error.hpp"
 #include "lt/image/images.hpp"
 
@@ -10,6 +11,9 @@
 #include <opencv2/imgproc.hpp>
 #include <zlib.h>
 
+#include <cmath>
+#include <iostream>
+#include <unistd.h>
 #include <csetjmp>
 #include <cstdio>
 #include <jpeglib.h>
@@ -200,7 +204,7 @@ TEST_CASE("decoding: RGB order, grey becomes 3 channels, garbage and empty files
     CHECK(lt::try_read_image_rgb("/nonexistent/a.png", image) == "cannot read: No such file or directory");
 }
 
-TEST_CASE("JPEG: the pixels equal OpenCV's for baseline, progressive, 4:4:4, restarts, grey and CMYK") {
+TEST_CASE("JPEG: the pixels equal OpenCV's for baseline, progressive, 4:4:4, restarts and grey") {
     const cv::Mat image = photo(61, 83, 1);  // sides that are not multiples of the 16-pixel MCU
     check_same_as_opencv(encode(".jpg", image), "baseline 4:2:0");
     check_same_as_opencv(encode(".jpg", image, {cv::IMWRITE_JPEG_QUALITY, 100}), "quality 100");
@@ -212,7 +216,47 @@ TEST_CASE("JPEG: the pixels equal OpenCV's for baseline, progressive, 4:4:4, res
     cv::Mat grey;
     cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
     check_same_as_opencv(encode(".jpg", grey), "grey");
-    check_same_as_opencv(write_cmyk_jpeg(37, 21), "CMYK");
+}
+
+// The file's CMYK values, decoded by libjpeg without conversion.
+cv::Mat raw_cmyk(const std::string& bytes) {
+    jpeg_decompress_struct info;
+    jpeg_error_mgr errors;
+    info.err = jpeg_std_error(&errors);
+    errors.error_exit = cmyk_error;
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&info, TRUE);
+    info.out_color_space = JCS_CMYK;
+    jpeg_start_decompress(&info);
+    cv::Mat cmyk(static_cast<int>(info.output_height), static_cast<int>(info.output_width), CV_8UC4);
+    while (info.output_scanline < info.output_height) {
+        unsigned char* row = cmyk.ptr(static_cast<int>(info.output_scanline));
+        jpeg_read_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    return cmyk;
+}
+
+TEST_CASE("CMYK JPEG: RGB as PIL makes it, r = k - round((255 - c) k / 255) of the file's (Adobe) values") {
+    const std::string bytes = write_cmyk_jpeg(37, 21);
+    const cv::Mat cmyk = raw_cmyk(bytes), ours = lt::decode_image_rgb(bytes, "cmyk.jpg");
+    REQUIRE(ours.size() == cmyk.size());
+    int mismatches = 0;
+    for (int y = 0; y < cmyk.rows; ++y)
+        for (int x = 0; x < cmyk.cols; ++x) {
+            const cv::Vec4b in = cmyk.at<cv::Vec4b>(y, x);
+            for (int c = 0; c < 3; ++c) {
+                const long expected = in[3] - std::lround((255 - in[c]) * in[3] / 255.0);
+                mismatches += ours.at<cv::Vec3b>(y, x)[c] != expected;
+            }
+        }
+    CHECK(mismatches == 0);
+    // OpenCV truncates a division by 256 instead: a level or two darker.
+    const double opencv_difference = cv::norm(ours, opencv_rgb(bytes), cv::NORM_INF);
+    CHECK(opencv_difference > 0);
+    CHECK(opencv_difference <= 2);
 }
 
 TEST_CASE("JPEG: truncated or damaged files are errors, padding before the end marker is not") {
@@ -292,6 +336,43 @@ TEST_CASE("PNG: truncated or damaged files are errors, warnings about metadata a
     };
     CHECK(error_of(with_height(39)) == "cannot decode image 'x': broken PNG: IDAT: Too much image data");
     CHECK(error_of(with_height(41)) == "cannot decode image 'x': broken PNG: Not enough image data");
+}
+
+namespace {
+// What a call writes to the process's stderr (file descriptor 2).
+template <class Call>
+std::string stderr_of(Call call) {
+    std::fflush(stderr);
+    std::FILE* capture = std::tmpfile();
+    REQUIRE(capture);
+    const int saved = dup(2);
+    dup2(fileno(capture), 2);
+    call();
+    std::cerr.flush();
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::string text;
+    std::rewind(capture);
+    for (int c = std::fgetc(capture); c != EOF; c = std::fgetc(capture)) text += static_cast<char>(c);
+    std::fclose(capture);
+    return text;
+}
+}  // namespace
+
+TEST_CASE("other formats (OpenCV): a truncated file is one error with the cause; OpenCV prints nothing") {
+    const std::string bmp = encode(".bmp", photo(20, 30, 6)), ppm = encode(".ppm", photo(20, 30, 7));
+    std::string bmp_error, ppm_error;
+    const std::string printed = stderr_of([&] {
+        bmp_error = error_of(bmp.substr(0, bmp.size() / 2));
+        ppm_error = error_of(ppm.substr(0, ppm.size() - 10));
+    });
+    CHECK(bmp_error == "cannot decode image 'x': broken image data: Unexpected end of input stream");
+    CHECK(ppm_error == "cannot decode image 'x': broken image data: Unexpected end of input stream");
+    CHECK(printed == "");
+    // Other threads' writes to std::cerr still reach stderr.
+    CHECK(stderr_of([] { std::cerr << "still here" << std::flush; }) == "still here");
+    check_same_as_opencv(bmp, "whole BMP");
 }
 
 TEST_CASE("a corrupt header cannot ask for a huge image") {

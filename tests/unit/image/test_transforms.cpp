@@ -1,5 +1,6 @@
 // Transforms against hand computations of torchvision's semantics.
 #include "lt/base/error.hpp"
+#include "lt/base/random.hpp"
 #include "lt/image/images.hpp"
 #include "lt/image/transforms.hpp"
 
@@ -7,8 +8,14 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -97,6 +104,31 @@ TEST_CASE("resizing: none when the size matches; shorter side as torchvision") {
     cv::Mat grey(50, 50, CV_8UC3, cv::Scalar(9, 9, 9));
     cv::Mat small = lt::resize_to(grey, 7, 7);
     CHECK(cv::countNonZero(small.reshape(1) != 9) == 0);
+}
+
+TEST_CASE("resize then center crop: the crop of the full resize, without making it for a long strip") {
+    // Every case of the two passes: both, horizontal or vertical only, none,
+    // and a crop larger than the image (padded).
+    for (auto [height, width, side, size] : {std::array<int, 4>{30, 40, 17, 13}, {37, 23, 37, 20}, {23, 37, 23, 20},
+                                             {40, 40, 40, 40}, {9, 12, 9, 11}, {300, 257, 256, 224}}) {
+        INFO(height << "x" << width << " to " << side << ", crop " << size);
+        const cv::Mat image = coordinate_image(height, width);
+        const cv::Mat both = lt::resize_shorter_side_and_center_crop(image, side, size);
+        const cv::Mat full = lt::center_crop(lt::resize_shorter_side(image, side), size);
+        REQUIRE(both.size() == full.size());
+        CHECK(cv::norm(both, full, cv::NORM_INF) == 0);
+    }
+    // A 1 x 600,000 strip: its full resize to a shorter side of 256 would be
+    // 118 GB; the 224 x 224 centre of it is the strip's colour.
+    const cv::Mat strip(1, 600000, CV_8UC3, cv::Scalar(12, 34, 56));
+    const cv::Mat centre = lt::resize_shorter_side_and_center_crop(strip, 256, 224);
+    REQUIRE(centre.size() == cv::Size(224, 224));
+    CHECK(cv::norm(centre, cv::Mat(224, 224, CV_8UC3, cv::Scalar(12, 34, 56)), cv::NORM_INF) == 0);
+    // Beyond what an int can index: an lt::Error, not a crash.
+    CHECK_THROWS_WITH_AS(lt::resize_shorter_side_and_center_crop(strip, 4096, 8),
+                         "its shorter side cannot be resized to 4096 (the longer side would have more than "
+                         "2147483647 pixels)",
+                         lt::Error);
 }
 
 TEST_CASE("horizontal flip mirrors columns") {
@@ -297,4 +329,33 @@ TEST_CASE("contrastive views: two independent augmentations per image; grey-scal
     CHECK(plain[2 * plane + at] == doctest::Approx((luma - 0.406f) / 0.225f));
     CHECK(lt::contrastive_transform("imagenet").size == 224);
     CHECK_THROWS_AS(lt::contrastive_transform("cifar"), lt::UsageError);
+}
+
+// Run by tests/torchvision/check_preprocessing.py, which writes images with
+// PIL and torchvision's eval tensors of them.
+TEST_CASE("eval transform equals torchvision's" * doctest::skip()) {
+    const char* cases_path = std::getenv("LT_TORCHVISION_PREPROCESSING");
+    REQUIRE_MESSAGE(cases_path, "run tests/torchvision/check_preprocessing.py");
+    std::ifstream cases(cases_path);
+    std::string image_path, preset, reference_path;
+    int size = 0, count = 0;
+    double worst = 0;
+    while (cases >> image_path >> preset >> size >> reference_path) {
+        INFO(image_path << " " << preset << " " << size);
+        const lt::ImageTransform transform = lt::image_transform(preset, false, size);
+        std::vector<float> ours(transform.floats_per_image()), theirs(ours.size());
+        lt::Rng rng = lt::make_rng(0, {0});
+        transform.apply(lt::read_image_rgb(image_path), rng, ours.data());
+        std::ifstream reference(reference_path, std::ios::binary);
+        reference.read(reinterpret_cast<char*>(theirs.data()), static_cast<std::streamsize>(theirs.size() * sizeof(float)));
+        REQUIRE(reference.gcount() == static_cast<std::streamsize>(theirs.size() * sizeof(float)));
+        double difference = 0;
+        for (std::size_t i = 0; i < ours.size(); ++i)
+            difference = std::max(difference, static_cast<double>(std::abs(ours[i] - theirs[i])));
+        CHECK(difference <= 1e-6);
+        worst = std::max(worst, difference);
+        ++count;
+    }
+    CHECK(count > 0);
+    std::printf("eval transform: %d images x settings, max abs difference from torchvision %.3g\n", count, worst);
 }

@@ -143,3 +143,12 @@ TEST_CASE("shot groups: many n > 100, few n < 20, absent apart") {
     CHECK(custom.many == 1);
     CHECK(custom.few == 1);
 }
+
+TEST_CASE("repeated images: lines naming an earlier line's image, however spelt") {
+    const auto entries = parse("a.png 0\n# comment\n./a.png 0\nb c.png 1\nx/../a.png 2\nsub//d.png 3\nsub/d.png 3\n"
+                               "b c.png 1\nB c.png 1\n");
+    using Repeat = std::pair<std::size_t, std::size_t>;
+    const std::vector<Repeat> expected = {{3, 1}, {5, 1}, {7, 6}, {8, 4}};
+    CHECK(lt::repeated_images(entries) == expected);
+    CHECK(lt::repeated_images(parse("a.png 0\nb.png 0\n")).empty());
+}
