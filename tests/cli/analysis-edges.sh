@@ -8,6 +8,8 @@
 #                              error naming --neighbours (lt-compat has no -k)
 #   --neighbours N > sources   the sources are listed, with a warning
 #   a single class             lt-project shows it alone, with a warning
+#   --final without a class    lt-project shows no final point for it, with a
+#                              warning
 source "$(dirname "$0")/../lib/cli.sh"
 . "$LT_SRC/tests/ref/env.sh" lt-compat lt-project
 
@@ -75,4 +77,10 @@ expect_grep '^# classes: 10 \(few, n=5\)$' "$LT_STDOUT"
 expect_logged lt-project --features "$WORK/feats.h5" --classifier "$WORK/clf.h5" --protos "$WORK/protos.h5" \
     --class 30 -k 0 --neighbours 9223372036854775807
 expect_grep '^lt-project: warning: class 30 has only 3 attention neighbours' "$LT_STDERR"
+
+section "lt-project: a --final without the classes shown"
+expect_logged lt-project --features "$WORK/feats.h5" --classifier "$WORK/clf.h5" --protos "$WORK/protos.h5" \
+    --class 30 -k 0 --neighbours 1 --final "$WORK/clf_one.h5"
+expect_grep '^lt-project: warning: the final classifier has no row for class 30[,:]' "$LT_STDERR"
+if grep -qE '^final	[0-9]+	30	' "$LT_STDOUT"; then fail "final points of classes the final classifier lacks"; fi
 echo "ok"

@@ -143,6 +143,11 @@ View compute(const FeaturesReader& features, const Classifier& classifier, const
         final_classifier = &built;
     }
     const ClassIndex f_row(final_classifier->class_ids);
+    std::string without_final;
+    for (auto id : view.classes)
+        if (!f_row.contains(id)) without_final += fmt::format("{}{}", without_final.empty() ? "" : ", ", id);
+    if (!without_final.empty())
+        log::warn("the final classifier has no row for class {}: no final point is shown for it", without_final);
 
     // Samples of each class (seeded subsample), in file order per class.
     Rng rng = make_rng(settings.seed, {0x73616d70});
