@@ -8,6 +8,8 @@
 #                              error naming --neighbours (lt-compat has no -k)
 #   --neighbours N > sources   the sources are listed, with a warning
 #   a single class             lt-project shows it alone, with a warning
+#   ulimit -v / prlimit --as  too small for a work buffer per thread: fewer
+#                              threads with a warning (OpenBLAS would hang)
 #   --final without a class    lt-project shows no final point for it, with a
 #                              warning
 source "$(dirname "$0")/../lib/cli.sh"
@@ -83,4 +85,18 @@ expect_logged lt-project --features "$WORK/feats.h5" --classifier "$WORK/clf.h5"
     --class 30 -k 0 --neighbours 1 --final "$WORK/clf_one.h5"
 expect_grep '^lt-project: warning: the final classifier has no row for class 30[,:]' "$LT_STDERR"
 if grep -qE '^final	[0-9]+	30	' "$LT_STDOUT"; then fail "final points of classes the final classifier lacks"; fi
+
+section "an address-space limit (prlimit --as) below OpenBLAS's buffers: fewer threads, not a hang"
+if ldd "$LT_BIN/lt-compat" | grep -q torch; then
+    echo "skipped: this lt-compat loads LibTorch, whose mappings alone exceed the limits tried"
+else
+    for mib in 430 600; do
+        code=0
+        timeout 60 prlimit --as=$((mib << 20)) lt-compat --classifier "$WORK/clf.h5" --protos "$WORK/protos.h5" \
+            --sharpness --threads 2 >"$WORK/limited.out" 2>"$WORK/limited.err" || code=$?
+        [[ $code == 124 ]] && fail "lt-compat under a $mib MiB address-space limit hangs"
+        [[ $code == 0 ]] || fail "lt-compat under a $mib MiB address-space limit: exit $code, $(cat "$WORK/limited.err")"
+        expect_lines "$WORK/limited.out" 6
+    done
+fi
 echo "ok"
