@@ -1,6 +1,7 @@
 #include "lt/analysis/compat.hpp"
 
 #include "lt/base/error.hpp"
+#include "lt/base/log.hpp"
 #include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/memory.hpp"
@@ -34,6 +35,11 @@ std::int64_t block_rows(std::int64_t requested, std::int64_t columns) {
 }
 
 }  // namespace
+
+std::int64_t source_count(const Classifier& classifier) {
+    return std::count_if(classifier.class_counts.begin(), classifier.class_counts.end(),
+                         [](std::int64_t n) { return n > 0; });
+}
 
 MismatchReport mismatches(const Classifier& classifier, const Prototypes& prototypes, std::int64_t block_rows_requested) {
     check_dimensions(classifier, prototypes);
@@ -105,6 +111,12 @@ std::vector<Neighbour> neighbours(const Classifier& classifier, const Prototypes
     check_dimensions(classifier, prototypes);
     if (only_class && !ClassIndex(prototypes.class_ids).contains(*only_class))
         throw Error(fmt::format("--class {}: the prototypes have no such class", *only_class));
+    // The sources are the classifier rows of classes with a training sample;
+    // said here, since lt-compat has no -k to name in attend's message.
+    if (source_count(classifier) == 0)
+        throw Error("--neighbours: no classifier class has a training sample (its class_counts are all 0), so "
+                    "attention has no source class",
+                    "give the classifier's training counts (lt-h5(5), /class_counts)");
     attend::Settings settings;
     settings.k = 0;  // every class with a training sample is a source (Fig. 3)
     settings.tau = tau;
@@ -176,6 +188,9 @@ void run(const Options& options, const Compute& compute) {
         for (std::size_t r = 0; r < curve.size(); ++r) text += fmt::format("{}\t{}\n", r + 1, curve[r]);
     }
     if (options.neighbours > 0) {
+        if (const std::int64_t sources = source_count(classifier); sources > 0 && options.neighbours > sources)
+            log::warn("--neighbours {}: only {} classifier class{} have a training sample; listing {} per class",
+                      options.neighbours, sources, sources == 1 ? "" : "es", sources);
         text += names.empty() ? "class_id\trank\tneighbour_id\tscore\n"
                               : "class_id\trank\tneighbour_id\tscore\tclass_name\tneighbour_name\n";
         for (const auto& n :

@@ -36,8 +36,13 @@ struct Neighbour {
     std::int64_t class_id, rank, neighbour_id;
     double score;  // attention weight alpha_ij, p->w, k = 0
 };
+// Classifier classes with a training sample (n > 0): the attention sources
+// at k = 0, so the most neighbours a class can have.
+std::int64_t source_count(const Classifier& classifier);
+
 // The `count` classes with the highest attention weight for each class that
-// has a prototype (or only for `only_class`).
+// has a prototype (or only for `only_class`), ranked by cosine (the order of
+// the weights; ties, e.g. tau = 0 or equal rows, go to the smaller class id).
 std::vector<Neighbour> neighbours(const Classifier& classifier, const Prototypes& prototypes, std::int64_t count,
                                   double tau, std::optional<std::int64_t> only_class = std::nullopt,
                                   std::int64_t block_rows = 0);

@@ -118,9 +118,15 @@ View compute(const FeaturesReader& features, const Classifier& classifier, const
     if (!w_row.contains(chosen) || !p_row.contains(chosen))
         throw Error(fmt::format("class {} needs a classifier row and a prototype", chosen));
     view.classes.push_back(chosen);
-    for (const auto& n : compat::neighbours(classifier, prototypes, settings.neighbours + 1, settings.tau, chosen))
+    // One more than asked, as the class may be among its own sources.
+    const std::int64_t asked = std::min(settings.neighbours, compat::source_count(classifier));
+    for (const auto& n : compat::neighbours(classifier, prototypes, asked + 1, settings.tau, chosen))
         if (n.neighbour_id != chosen && static_cast<std::int64_t>(view.classes.size()) <= settings.neighbours)
             view.classes.push_back(n.neighbour_id);
+    if (const auto shown = static_cast<std::int64_t>(view.classes.size()) - 1; shown < settings.neighbours)
+        log::warn("class {} has only {} attention neighbour{}, {} asked (neighbours are the other classifier "
+                  "classes with a training sample)",
+                  chosen, shown, shown == 1 ? "" : "s", settings.neighbours);
     for (auto id : view.classes)
         if (!p_row.contains(id))
             throw Error(fmt::format("class {}, a neighbour of class {}, has a classifier row but no prototype", id,
@@ -137,6 +143,11 @@ View compute(const FeaturesReader& features, const Classifier& classifier, const
         final_classifier = &built;
     }
     const ClassIndex f_row(final_classifier->class_ids);
+    std::string without_final;
+    for (auto id : view.classes)
+        if (!f_row.contains(id)) without_final += fmt::format("{}{}", without_final.empty() ? "" : ", ", id);
+    if (!without_final.empty())
+        log::warn("the final classifier has no row for class {}: no final point is shown for it", without_final);
 
     // Samples of each class (seeded subsample), in file order per class.
     Rng rng = make_rng(settings.seed, {0x73616d70});

@@ -1,10 +1,13 @@
 #include "lt/math/blas.hpp"
 
 #include "lt/base/error.hpp"
+#include "lt/base/log.hpp"
 
 #include <cblas.h>
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <climits>
@@ -42,12 +45,51 @@ void gemm(CBLAS_TRANSPOSE transpose_b, std::int64_t m, std::int64_t n, std::int6
                     as_int(k, "depth"), alpha, a, stride(lda), b, stride(ldb), beta, c, stride(ldc));
 }
 
+void apply_threads() {
+    openblas_set_num_threads(thread_count);
+    omp_set_num_threads(thread_count);
+}
+
+// OpenBLAS gives each thread a work buffer of 128 MiB (the first one when it
+// loads, the others in the first product that uses them) and keeps them;
+// when an address-space limit (ulimit -v, prlimit --as) cannot hold one, it
+// retries forever instead of failing. So under such a limit the other
+// threads' buffers are taken here, once, after checking they fit, with fewer
+// threads when they do not.
+void reserve_blas_buffers() {
+    static bool reserved = false;
+    rlimit limit{};
+    if (reserved || thread_count < 2 || getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    constexpr std::size_t kBuffer = std::size_t{129} << 20;  // OpenBLAS's 128 MiB and its alignment
+    int fit = thread_count;
+    for (; fit > 1; --fit) {
+        const std::size_t bytes = static_cast<std::size_t>(fit - 1) * kBuffer;
+        void* room = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (room != MAP_FAILED) {
+            munmap(room, bytes);
+            break;
+        }
+    }
+    if (fit < thread_count) {
+        log::warn("the address-space limit of {} MiB (ulimit -v) holds OpenBLAS's work buffers for {} thread{}, "
+                  "not {}: using {}",
+                  static_cast<long long>(limit.rlim_cur >> 20), fit, fit == 1 ? "" : "s", thread_count, fit);
+        thread_count = fit;
+        apply_threads();
+    }
+    // A product large enough for every thread takes their buffers now.
+    constexpr int kSide = 256;
+    std::vector<float> a(kSide * kSide, 0.0f), c(kSide * kSide);
+    gemm(CblasTrans, kSide, kSide, kSide, a.data(), kSide, a.data(), kSide, c.data(), kSide, 1.0f, 0.0f);
+    reserved = true;
+}
+
 }  // namespace
 
 void set_threads(int threads) {
     thread_count = std::max(1, threads);
-    openblas_set_num_threads(thread_count);
-    omp_set_num_threads(thread_count);
+    apply_threads();
+    reserve_blas_buffers();
 }
 
 int threads() { return thread_count; }
