@@ -807,8 +807,10 @@ std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& i
     if (got == 0) throw Error(fmt::format("{} is empty (expected an lt-h5 file)", path));
     if (H5Fis_hdf5(path.c_str()) <= 0) throw Error(fmt::format("{} is not an HDF5 file", path));
     hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) throw_if_damaged(path);
-    if (file < 0) throw Error(fmt::format("cannot open {}: corrupt or truncated HDF5 file", path));
+    if (file < 0) {
+        throw_if_damaged(path);
+        throw Error(fmt::format("cannot open {}: corrupt or truncated HDF5 file", path));
+    }
     return std::make_shared<Handle>(file);
 }
 
