@@ -7,8 +7,9 @@
 #   - lt-extract where rank 1 reads another list than rank 0 (node-local
 #     copies that differ): one error line naming rank 1, no output, rather
 #     than rank 0's ids beside rank 1's features;
-#   - a usage error of lt-extract: one error line for the job, not one per
-#     rank, and status 2 from every rank (a launcher reports the first);
+#   - a usage error of lt-extract, and an unknown option of lt-train: one
+#     error line for the job, not one per rank, and status 2 from every rank
+#     (a launcher reports the first);
 #   - launcher variables that do not fit together: one usage error line, exit 2.
 source "$(dirname "$0")/../lib/cli.sh"
 source "$LT_SRC/tests/lib/tiny-images.sh"
@@ -53,6 +54,13 @@ launch lt-extract --list "$D/train.txt" --root "$D" "${ONE[@]}" -o "$WORK/f.h5" 
 [[ $status -eq 2 && $(error_lines lt-extract "$WORK/usage.err") -eq 1 ]] ||
     { cat "$WORK/usage.err"; fail "expected one error line and status 2 (every rank's), got status $status"; }
 expect_grep "lt-extract: error: no backbone" "$WORK/usage.err"
+
+section "lt-train: an option it does not know is told once"
+status=0
+launch lt-train --config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" --no-such-option -o "$WORK/m.h5" 2>"$WORK/parse.err" || status=$?
+[[ $status -eq 2 && $(error_lines lt-train "$WORK/parse.err") -eq 1 ]] ||
+    { cat "$WORK/parse.err"; fail "expected one error line and status 2 (every rank's), got status $status"; }
+expect_grep "lt-train: error: .*--no-such-option" "$WORK/parse.err"
 
 section "launcher variables that do not fit together"
 (

@@ -1,6 +1,7 @@
 #include "lt/cli/cli.hpp"
 
 #include "lt/base/error.hpp"
+#include "lt/base/launch.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
 #include "lt/base/version.hpp"
@@ -71,6 +72,18 @@ int fail(int status, const std::string& what, const std::string& hint = {}) {
     if (!hint.empty()) line += " (hint: " + hint + ")";
     std::fprintf(stderr, "%s\n", line.c_str());
     return status;
+}
+
+// An error of the command line. Every process of a launched job parses the
+// same one, so only rank 0 prints it; the others leave with the same status.
+int fail_usage(const std::string& what, const std::string& hint) {
+    try {
+        const dist::Launch launch = dist::read_launch();
+        if (launch.distributed() && launch.rank > 0) return 2;
+    } catch (const UsageError&) {
+        // A launch the tool refuses anyway: every process says why.
+    }
+    return fail(2, what, hint);
 }
 
 // 0 when everything written to standard output reached it; otherwise the
@@ -301,11 +314,11 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
     } catch (const CLI::ConfigError& error) {
         // CLI11 says "INI was not able to parse KEY" of a key no option has.
         const std::string what = error.what(), prefix = "INI was not able to parse ";
-        if (what.rfind(prefix, 0) != 0) return fail(2, what, "see " + info.name + " --help");
-        return fail(2, fmt::format("--config: '{}' is not an option of {}", what.substr(prefix.size()), info.name),
-                    "a recipe sets options by their long names, as in batch-size = 128");
+        if (what.rfind(prefix, 0) != 0) return fail_usage(what, "see " + info.name + " --help");
+        return fail_usage(fmt::format("--config: '{}' is not an option of {}", what.substr(prefix.size()), info.name),
+                          "a recipe sets options by their long names, as in batch-size = 128");
     } catch (const CLI::ParseError& error) {
-        return fail(2, error.what(), "see " + info.name + " --help");
+        return fail_usage(error.what(), "see " + info.name + " --help");
     }
     try {
         h5::install_cleanup_on_signals();

@@ -9,6 +9,7 @@
 
 #include <H5LTpublic.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -34,7 +35,19 @@ namespace {
 // "<tool>: error: crashed ..." for fatal signals, composed before any.
 char crash_message[512] = {};
 
+// Whether writing to the descriptor raises SIGPIPE: a pipe or socket whose
+// reader is gone (poll is async-signal-safe).
+bool lost_its_reader(int descriptor) {
+    pollfd entry{descriptor, POLLOUT, 0};
+    return poll(&entry, 1, 0) == 1 && (entry.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 extern "C" void remove_temporaries_and_exit(int signal_number) {
+    // SIGPIPE with stdout and stderr intact came from a socket of a
+    // distributed job whose peer died (Gloo writes without MSG_NOSIGNAL):
+    // returning lets that write fail with EPIPE, and the job reports the
+    // lost rank in one line instead of dying silently.
+    if (signal_number == SIGPIPE && !lost_its_reader(STDOUT_FILENO) && !lost_its_reader(STDERR_FILENO)) return;
     remove_registered_temporaries();
     if (signal_number != SIGINT && signal_number != SIGTERM && signal_number != SIGHUP &&
         signal_number != SIGPIPE && crash_message[0] != '\0') {

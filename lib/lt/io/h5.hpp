@@ -165,7 +165,8 @@ private:
 void commit_together(const std::vector<OutputFile*>& outputs);
 
 // Removes the temporary files of uncommitted outputs when the process is
-// interrupted (SIGINT, SIGTERM, SIGHUP, SIGPIPE). Installed by cli::run_tool.
+// interrupted (SIGINT, SIGTERM, SIGHUP, and SIGPIPE when stdout or stderr
+// lost its reader). Installed by cli::run_tool.
 void install_cleanup_on_signals();
 
 }  // namespace lt::h5

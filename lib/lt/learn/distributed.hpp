@@ -25,6 +25,8 @@
 // why, and the processes that recorded nothing are the ones that vanished.
 #pragma once
 
+#include "lt/base/launch.hpp"
+
 #include <ATen/core/Tensor.h>
 #include <CLI/CLI.hpp>
 #include <c10/core/Device.h>
@@ -37,18 +39,6 @@
 
 namespace lt::dist {
 
-// Where this process sits in a launched job.
-struct Launch {
-    int rank = 0, world_size = 1, local_rank = 0;
-    std::string launcher;      // "torchrun", "srun" or "" (not launched)
-    std::string master_addr;   // the rendezvous host and port
-    int master_port = 0;
-    bool agent_store = false;  // torchrun's agent hosts the store (multi-node rendezvous)
-    std::string restart;       // torchrun's restart count: the store namespace of this attempt
-
-    bool distributed() const { return world_size > 1; }
-};
-
 // --dist-timeout SECONDS: how long a process waits for the others of its
 // job (to join, and in each collective) before it gives up, naming them.
 struct TimeoutOption {
@@ -57,15 +47,6 @@ struct TimeoutOption {
     std::chrono::milliseconds value() const { return std::chrono::seconds(seconds); }
 };
 
-// Variable name -> value ("" when unset).
-using Environment = std::function<std::string(const std::string&)>;
-
-// The launch described by env. torchrun's variables win over SLURM's. SLURM's
-// count only inside a job step (srun sets SLURM_STEP_ID; a batch script's own
-// SLURM_NTASKS describes the allocation, not this process). Inconsistent or
-// missing values (RANK without WORLD_SIZE, no MASTER_ADDR) throw UsageError.
-Launch read_launch(const Environment& env);
-Launch read_launch();  // from the process environment
 
 // Runs check, which throws the usage errors of the command line: every rank
 // of a job meets them alike, so rank 0 alone prints them (the others exit 2

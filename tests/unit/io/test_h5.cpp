@@ -7,10 +7,13 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -265,4 +268,46 @@ TEST_CASE("labels: whole floats and [N, 1] columns are read, fractions and /ids 
     write("ids.h5", {1, 2, 3}, {3}, 2);
     CHECK_THROWS_WITH_AS(lt::FeaturesReader(dir.file("ids.h5")),
                          doctest::Contains("ids.h5:/ids has shape [2], expected [3] to match /features"), lt::SchemaError);
+}
+
+namespace {
+
+// Runs body in a child process with lt's signal handlers installed; returns
+// its wait status.
+template <typename Body>
+int status_of_child(Body body) {
+    pid_t child = ::fork();
+    if (child == 0) {
+        lt::h5::install_cleanup_on_signals();
+        ::_exit(body());
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return status;
+}
+
+}  // namespace
+
+TEST_CASE("SIGPIPE ends a tool only when its stdout lost its reader, not for a distributed job's socket") {
+    // A socket whose peer died (as Gloo's when a rank is killed): the write fails, the process goes on.
+    int socket_status = status_of_child([] {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) return 3;
+        ::close(pair[1]);
+        return ::write(pair[0], "x", 1) == -1 && errno == EPIPE ? 0 : 4;
+    });
+    CHECK(WIFEXITED(socket_status));
+    CHECK(WEXITSTATUS(socket_status) == 0);
+    // stdout into a pipe nobody reads (lt-... | head): the process ends by SIGPIPE.
+    int stdout_status = status_of_child([] {
+        int pipe_ends[2];
+        if (::pipe(pipe_ends) != 0) return 3;
+        ::close(pipe_ends[0]);
+        ::dup2(pipe_ends[1], STDOUT_FILENO);
+        ssize_t ignored = ::write(STDOUT_FILENO, "x", 1);
+        (void)ignored;
+        return 4;
+    });
+    CHECK(WIFSIGNALED(stdout_status));
+    if (WIFSIGNALED(stdout_status)) CHECK(WTERMSIG(stdout_status) == SIGPIPE);
 }
