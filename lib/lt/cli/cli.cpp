@@ -447,6 +447,8 @@ void require_distinct_outputs(const std::vector<std::pair<std::string, std::stri
             const auto& [first_option, first] = outputs[j];
             const auto& [option, path] = outputs[i];
             if (path.empty() || path == "-" || first.empty() || first == "-") continue;
+            // A device (/dev/null) takes any number of outputs.
+            if (std::filesystem::is_character_file(path, ignored)) continue;
             if (std::filesystem::weakly_canonical(path, ignored) == std::filesystem::weakly_canonical(first, ignored))
                 throw UsageError(fmt::format("{} and {} name the same file ({})", first_option, option, path),
                                  "give each output its own file");
