@@ -24,7 +24,9 @@
 #   N=2048 EPOCHS=3 BATCH=256 ARCHS="resnet50 resnext50_32x4d" AMPS="off bf16 fp16" tests/gpu/bench.sh BUILD
 # A rehearsal without a GPU, which runs parts 2 and 3 and the cpu side of 1
 # on the CPU (it checks the script and the peers, not the figures):
-#   DEVICE=cpu N=64 BATCH=16 EPOCHS=2 ARCHS=resnet50 AMPS="off bf16" tests/gpu/bench.sh BUILD
+#   DEVICE=cpu N=16 BATCH=8 EPOCHS=2 ARCHS=resnet50 AMPS="off bf16" tests/gpu/bench.sh BUILD
+# Each run is announced with the seconds since the start; RUN_LIMIT=S ends
+# the script (exit 1) when one runs past S seconds, naming it.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:?usage: tests/gpu/bench.sh BUILD [DATA_FOLDER]}" && pwd)
@@ -48,6 +50,19 @@ if ! python3 -c "import torch, torchvision, h5py, PIL; assert $cuda == 0 or torc
 fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 start_all=$(date +%s)
+exec 3>&1  # the announcements, whatever a run's output is redirected to
+# run WHAT COMMAND...: announces WHAT and runs COMMAND within RUN_LIMIT.
+run() {
+  local what=$1 status=0; shift
+  echo "[$(( $(date +%s) - start_all )) s] $what" >&3
+  if [ "${RUN_LIMIT:-0}" -gt 0 ]; then
+    timeout "$RUN_LIMIT" "$@" || status=$?
+    [ "$status" -ne 124 ] || { echo "bench.sh: $what ran past RUN_LIMIT=$RUN_LIMIT s" >&2; exit 1; }
+  else
+    "$@" || status=$?
+  fi
+  [ "$status" -eq 0 ] || { echo "bench.sh: $what failed (exit status $status)" >&2; exit 1; }
+}
 if [ "$cuda" = 1 ]; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   python3 -c 'import torch; print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")'
@@ -64,22 +79,22 @@ fi
 # N JPEGs of ImageNet's typical size in CLASSES classes, and torchvision's
 # initial weights of each architecture in lt's --init layout.
 # shellcheck disable=SC2086  # ARCHS holds several words
-python3 "$src/bench/jpegs.py" "$work" "$N" "$CLASSES" $ARCHS
+run "$N JPEGs and the initial weights" python3 "$src/bench/jpegs.py" "$work" "$N" "$CLASSES" $ARCHS
 head -n 256 "$work/list.txt" >"$work/small.txt"
 cat "$work"/images/* >/dev/null  # the page cache, for everyone
 
 # lt-extract of 256 images on cpu float32 against cuda in each precision.
 extract=(--arch resnet50 --init "$work/resnet50.h5" --root "$work" --batch-size 64 -q)
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu -o "$work/cpu.h5"
+run "lt-extract resnet50 cpu float32" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu -o "$work/cpu.h5"
 compared="cpu-bf16"
 if [ "$cuda" = 1 ]; then
-  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --no-tf32 --deterministic -o "$work/fp32.h5"
-  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda -o "$work/tf32.h5"
-  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp bf16 -o "$work/bf16.h5"
-  "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp fp16 -o "$work/fp16.h5"
+  run "lt-extract resnet50 cuda fp32" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --no-tf32 --deterministic -o "$work/fp32.h5"
+  run "lt-extract resnet50 cuda tf32" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda -o "$work/tf32.h5"
+  run "lt-extract resnet50 cuda bf16" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp bf16 -o "$work/bf16.h5"
+  run "lt-extract resnet50 cuda fp16" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cuda --amp fp16 -o "$work/fp16.h5"
   compared="fp32 tf32 bf16 fp16 cpu-bf16"
 fi
-"$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu --amp bf16 -o "$work/cpu-bf16.h5"
+run "lt-extract resnet50 cpu bf16" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu --amp bf16 -o "$work/cpu-bf16.h5"
 python3 - "$work" $compared <<'PY'
 import sys, h5py, numpy as np
 work = sys.argv[1]
@@ -111,21 +126,21 @@ rows=()
 for arch in $ARCHS; do
   for amp in $AMPS; do
     # shellcheck disable=SC2046  # amp_args is zero or two words
-    "$bin/lt-train" "${train[@]}" --arch "$arch" $(amp_args "$amp") -o "$work/m.h5" --log "$work/lt.jsonl"
+    run "lt-train $arch $amp" "$bin/lt-train" "${train[@]}" --arch "$arch" $(amp_args "$amp") -o "$work/m.h5" --log "$work/lt.jsonl"
     lt=$(lt_train_rate "$work/lt.jsonl")
-    python3 "$src/bench/train-imagenet-peer.py" --list "$work/list.txt" --root "$work" --arch "$arch" --amp "$amp" \
+    run "peer train $arch $amp" python3 "$src/bench/train-imagenet-peer.py" --list "$work/list.txt" --root "$work" --arch "$arch" --amp "$amp" \
       --device "$DEVICE" --threads "$cores" \
       --workers "$WORKERS" --batch-size "$BATCH" --epochs "$EPOCHS" --lr 0.02 >"$work/peer.out"
     peer=$(peer_train_rate "$work/peer.out")
     rows+=("lt-train $arch $amp $lt $peer")
     # shellcheck disable=SC2046
-    "$bin/lt-extract" --arch "$arch" --init "$work/$arch.h5" --list "$work/list.txt" --root "$work" \
+    run "lt-extract $arch $amp" "$bin/lt-extract" --arch "$arch" --init "$work/$arch.h5" --list "$work/list.txt" --root "$work" \
       --batch-size "$BATCH" --workers "$WORKERS" --device "$DEVICE" $(amp_args "$amp") -o "$work/f.h5" 2>"$work/lt.log"
     lt=$(sed -n 's/.* s (\([0-9.]*\) images\/s).*/\1/p' "$work/lt.log")
-    peer=$(python3 "$src/bench/extract-peer.py" --arch "$arch" --weights "$work/$arch.h5" --list "$work/list.txt" \
-      --root "$work" --workers "$WORKERS" --batch-size "$BATCH" --device "$DEVICE" --amp "$amp" --channels-last \
-      --threads "$cores" |
-      sed -n 's/.*images_per_s \([0-9.]*\).*/\1/p')
+    run "peer extract $arch $amp" python3 "$src/bench/extract-peer.py" --arch "$arch" --weights "$work/$arch.h5" \
+      --list "$work/list.txt" --root "$work" --workers "$WORKERS" --batch-size "$BATCH" --device "$DEVICE" \
+      --amp "$amp" --channels-last --threads "$cores" >"$work/peer.out"
+    peer=$(sed -n 's/.*images_per_s \([0-9.]*\).*/\1/p' "$work/peer.out")
     rows+=("lt-extract $arch $amp $lt $peer")
   done
 done
@@ -134,8 +149,9 @@ echo "== 3. the batch loader on $cores cores"
 cmake --build "$build" --target bench_loader >/dev/null 2>&1 || true
 loader_train=0 loader_eval=0
 if [ -x "$build/bench/bench_loader" ]; then
-  "$build/bench/bench_loader" "$work/list.txt" "$work" "$WORKERS" train "$BATCH" | tee "$work/loader-train"
-  "$build/bench/bench_loader" "$work/list.txt" "$work" "$WORKERS" eval "$BATCH" | tee "$work/loader-eval"
+  run "loader train" "$build/bench/bench_loader" "$work/list.txt" "$work" "$WORKERS" train "$BATCH" >"$work/loader-train"
+  run "loader eval" "$build/bench/bench_loader" "$work/list.txt" "$work" "$WORKERS" eval "$BATCH" >"$work/loader-eval"
+  cat "$work/loader-train" "$work/loader-eval"
   loader_train=$(sed -n 's/.*: \([0-9]*\) images\/s.*/\1/p' "$work/loader-train")
   loader_eval=$(sed -n 's/.*: \([0-9]*\) images\/s.*/\1/p' "$work/loader-eval")
 fi
