@@ -68,6 +68,7 @@ if [ "$cuda" = 1 ]; then
   python3 -c 'import torch; print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")'
   echo "== 1. cuda against cpu"
   if [ -x "$build/gpu_tests" ]; then
+    # shellcheck disable=SC2086  # no DATA_FOLDER is no argument
     "$src/tests/gpu/run.sh" "$build" $data
   else
     echo "($build has no gpu_tests: tests/gpu/run.sh needs the tests/gpu build; skipping it)"
@@ -95,6 +96,7 @@ if [ "$cuda" = 1 ]; then
   compared="fp32 tf32 bf16 fp16 cpu-bf16"
 fi
 run "lt-extract resnet50 cpu bf16" "$bin/lt-extract" "${extract[@]}" --list "$work/small.txt" --device cpu --amp bf16 -o "$work/cpu-bf16.h5"
+# shellcheck disable=SC2086  # compared holds several words
 python3 - "$work" $compared <<'PY'
 import sys, h5py, numpy as np
 work = sys.argv[1]
