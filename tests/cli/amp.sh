@@ -57,4 +57,13 @@ expect_fail 2 "--amp fp16 needs --device cuda.*hint: use --amp bf16" "$WORK/fp16
 expect_fail 2 "--amp fp16 needs --device cuda" "$WORK/fp16-model.h5" -- \
     lt-train "${T[@]}" --amp fp16 --device cpu -o "$WORK/fp16-model.h5"
 expect_fail 2 "--amp" "$WORK/x.h5" -- lt-extract "${E[@]}" --amp fp8 -o "$WORK/x.h5"
+
+section "a CPU without bf16 convolutions (oneDNN held to AVX2) is told so before any batch"
+export ONEDNN_MAX_CPU_ISA=AVX2
+expect_fail 1 "--amp bf16: this CPU's LibTorch cannot convolve in bf16 .*hint: use --amp off" "$WORK/avx2.h5" -- \
+    lt-extract "${E[@]}" --amp bf16 -o "$WORK/avx2.h5"
+expect_fail 1 "--amp bf16: this CPU's LibTorch cannot convolve in bf16" "$WORK/avx2.h5" -- \
+    lt-train "${T[@]}" --amp bf16 -o "$WORK/avx2.h5"
+expect_ok lt-extract -q "${E[@]}" -o "$WORK/avx2.h5"  # float32 needs no AVX-512
+unset ONEDNN_MAX_CPU_ISA
 echo "amp: ok"

@@ -9,8 +9,10 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/Allocator.h>
 
+#include <exception>
 #include <map>
 #include <mutex>
+#include <string>
 
 // LibTorch 2.4 names autocast's switches by device type; the older
 // per-device functions are deprecated there.
@@ -19,6 +21,25 @@
 #endif
 
 namespace lt::precision {
+
+namespace {
+
+// A CPU whose oneDNN has no bf16 convolutions (one without AVX-512) would
+// otherwise fail in the first batch with oneDNN's own words ("could not
+// create a primitive descriptor iterator"): one 3x3 convolution tells first.
+void require_cpu_bf16_convolutions() {
+    const auto bf16 = at::TensorOptions().dtype(at::kBFloat16);
+    try {
+        at::conv2d(at::ones({1, 3, 4, 4}, bf16).contiguous(at::MemoryFormat::ChannelsLast),
+                   at::ones({2, 3, 3, 3}, bf16).contiguous(at::MemoryFormat::ChannelsLast));
+    } catch (const std::exception& error) {  // oneDNN's own error type, or a c10::Error
+        const std::string what = error.what();
+        throw Error("--amp bf16: this CPU's LibTorch cannot convolve in bf16 (" + what.substr(0, what.find('\n')) + ")",
+                    "use --amp off on this machine, or --device cuda");
+    }
+}
+
+}  // namespace
 
 Settings configure(const Compute& compute, const at::Device& device) {
     Settings settings;
@@ -38,6 +59,7 @@ Settings configure(const Compute& compute, const at::Device& device) {
     // (ResNet-20 at 28 px trains about 25% faster than in NCHW memory).
     settings.channels_last = true;
     if (!cuda) {
+        if (settings.autocast) require_cpu_bf16_convolutions();
         if (!compute.tf32 || compute.deterministic)
             log::verbose("--no-tf32 and --deterministic apply to cuda only; the cpu computes in float32 and "
                          "deterministically");
