@@ -24,9 +24,22 @@ namespace lt::precision {
 
 namespace {
 
-// A CPU whose oneDNN has no bf16 convolutions (one without AVX-512) would
-// otherwise fail in the first batch with oneDNN's own words ("could not
-// create a primitive descriptor iterator"): one 3x3 convolution tells first.
+// LibTorch convolves in bf16 with oneDNN only on a CPU with AVX-512 (bw, vl
+// and dq: the check it makes itself); elsewhere with its reference loops,
+// about 10x slower than float32 (ResNet-50, measured with oneDNN turned off).
+bool cpu_convolves_bf16_with_onednn() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq");
+#else
+    return true;  // other CPUs: LibTorch's own choice, unjudged here
+#endif
+}
+
+// Where oneDNN is used but cannot convolve in bf16 (held below AVX-512 by
+// ONEDNN_MAX_CPU_ISA, say), the first batch would fail in oneDNN's words
+// ("could not create a primitive descriptor iterator"): one tiny
+// convolution tells first.
 void require_cpu_bf16_convolutions() {
     const auto bf16 = at::TensorOptions().dtype(at::kBFloat16);
     try {
@@ -59,7 +72,13 @@ Settings configure(const Compute& compute, const at::Device& device) {
     // (ResNet-20 at 28 px trains about 25% faster than in NCHW memory).
     settings.channels_last = true;
     if (!cuda) {
-        if (settings.autocast) require_cpu_bf16_convolutions();
+        if (settings.autocast) {
+            if (cpu_convolves_bf16_with_onednn())
+                require_cpu_bf16_convolutions();
+            else
+                log::warn("--amp bf16: this CPU lacks AVX-512 (avx512bw, avx512vl, avx512dq), so LibTorch convolves "
+                          "in bf16 with its reference code, about 10x slower than float32 (--amp off is faster here)");
+        }
         if (!compute.tf32 || compute.deterministic)
             log::verbose("--no-tf32 and --deterministic apply to cuda only; the cpu computes in float32 and "
                          "deterministically");
