@@ -85,7 +85,8 @@ no_temporaries() { ! ls "$(dirname "$1")/.$(basename "$1")".tmp.* >/dev/null 2>&
 make_tiny_images "$WORK/fm" 250 25 5 10
 D=$WORK/fm
 ONE=(--threads 1 --workers 1)
-RECIPE=(--config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" "${ONE[@]}" -q)
+LOUD=(--config fashion-mnist-lt --train-list "$D/train.txt" --root "$D" "${ONE[@]}")
+RECIPE=("${LOUD[@]}" -q)
 export LT_TEST_JOB=$$
 
 section "2 processes at batch 128 = 1 process with --micro-batches 2 (fashion-mnist-lt recipe, 2 epochs)"
@@ -193,13 +194,21 @@ launch 2 lt-train "${RECIPE[@]}" --batch-size 127 -o "$WORK/bad.h5" 2>"$WORK/usa
 [[ $status -ne 0 && $(error_lines lt-train "$WORK/usage.err") -eq 1 ]] || { cat "$WORK/usage.err"; fail "usage error"; }
 expect_grep "lt-train: error: --batch-size 127 does not split evenly into 2 processes" "$WORK/usage.err"
 
-section "--sync-bn: the running statistics of one process over the whole batch"
-FROZEN=(--epochs 1 --lr 0 --warmup-epochs 0)
-expect_ok lt-train "${RECIPE[@]}" "${FROZEN[@]}" -o "$WORK/frozen.h5"
+section "--sync-bn: the running statistics of one process over the whole batch; a warning printed once, by rank 0"
+# --warmup-epochs 1 of 1 warns (a learning rate of 0 is 0 with or without warm-up).
+FROZEN=(--epochs 1 --lr 0 --warmup-epochs 1)
+warning='warning: --warmup-epochs 1 is not below --epochs 1'
+expect_logged lt-train "${RECIPE[@]}" "${FROZEN[@]}" -o "$WORK/frozen.h5"
 launch 2 lt-train "${RECIPE[@]}" "${FROZEN[@]}" --sync-bn -o "$WORK/frozen-sync.h5" 2>"$WORK/sync.err" ||
     { cat "$WORK/sync.err"; fail "--sync-bn failed"; }
-launch 2 lt-train "${RECIPE[@]}" "${FROZEN[@]}" -o "$WORK/frozen-per-rank.h5" 2>>"$WORK/sync.err" ||
-    { cat "$WORK/sync.err"; fail "training failed"; }
+[[ $(grep -c "$warning" "$WORK/sync.err") -eq 1 ]] || { cat "$WORK/sync.err"; fail "expected the warning once"; }
+expect_grep "lt-train: $warning" "$WORK/sync.err"
+# -v: every rank speaks, each line naming its rank.
+launch 2 lt-train "${LOUD[@]}" -v "${FROZEN[@]}" -o "$WORK/frozen-per-rank.h5" 2>"$WORK/loud.err" ||
+    { cat "$WORK/loud.err"; fail "training failed"; }
+[[ $(grep -c "$warning" "$WORK/loud.err") -eq 2 ]] || { cat "$WORK/loud.err"; fail "-v: expected the warning from both ranks"; }
+expect_grep "lt-train \\(rank 1\\): $warning" "$WORK/loud.err"
+expect_grep "lt-train \\(rank 1\\): rank 1 of 2 .*joined the job" "$WORK/loud.err"
 /usr/bin/python3 - "$WORK/frozen.h5" "$WORK/frozen-sync.h5" "$WORK/frozen-per-rank.h5" <<'PY' || fail "--sync-bn statistics"
 import sys, h5py, numpy as np
 one, synced, per_rank = (h5py.File(p, "r")["backbone"] for p in sys.argv[1:])

@@ -14,6 +14,13 @@ const std::string& tool();
 // 0 = quiet, 1 = normal (default), 2+ = verbose.
 void set_level(int level);
 int level();
+// In a launched job rank 0 speaks for the job: the other ranks run the same
+// command on the same data, so their messages and warnings would repeat
+// rank 0's once per process. Ranks above 0 draw no progress and print
+// messages only with -v, each line naming its rank ("lt-train (rank 1):
+// ..."). Errors are not messages: every rank reports its own (lt/cli).
+void set_rank(int rank);
+int rank();
 
 void write(const std::string& line);
 

@@ -29,10 +29,10 @@ double progress_interval() { return interval_seconds; }
 
 Progress::Progress(std::string label, std::int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      mode_(log::level() < 1                  ? Mode::off
-            : isatty(STDERR_FILENO)           ? Mode::terminal
-            : progress_interval() > 0         ? Mode::log
-                                              : Mode::off),
+      mode_(log::level() < 1 || log::rank() > 0 ? Mode::off
+            : isatty(STDERR_FILENO)             ? Mode::terminal
+            : progress_interval() > 0           ? Mode::log
+                                                : Mode::off),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {
     if (mode_ == Mode::log) logger_ = std::thread([this] { log_lines(); });
 }

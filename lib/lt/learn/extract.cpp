@@ -310,13 +310,13 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
 
 void extract(const Options& options, const Compute& compute) {
     const dist::Launch launch = dist::read_launch();
+    log::set_rank(launch.rank);
     dist::check_usage_once(launch, [&] { check_usage(options); });
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
     const precision::Settings settings = precision::configure(compute, device);
     dist::Group group(launch, "lt-extract", options.dist_timeout.value(), device);
-    if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
     group.set_failure_hint("nothing was written; run the command again");
     group.run([&] { extract_rows(options, compute, group, settings); });
 }

@@ -828,13 +828,13 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
 
 void run(const Options& options, const Compute& compute) {
     const dist::Launch launch = dist::read_launch();
+    log::set_rank(launch.rank);
     dist::check_usage_once(launch, [&] { check_usage(options, launch); });
     memory::reuse_tensor_memory();
     use_threads(compute.threads);
     const at::Device device = dist::device_of_rank(resolve_device(compute.device), launch);
     const precision::Settings precision_settings = precision::configure(compute, device);
     dist::Group group(launch, "lt-train", options.dist_timeout.value(), device);
-    if (!group.is_root()) log::set_level(0);  // rank 0 speaks for the job
     group.set_failure_hint(fmt::format("{} keeps the last finished epoch; the same command with --resume continues",
                                        options.output.path));
     group.run([&] {
