@@ -272,7 +272,14 @@ printf '3\n' >"$W/g-noname.txt"
 expect_fail 1 "line 1: class 3 has no group name" "${outs[@]}" -- lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --groups "$W/g-noname.txt"
 printf '3 few\n' >"$W/g-taken.txt"
 expect_fail 1 "group name 'few' is a column" "${outs[@]}" -- lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --groups "$W/g-taken.txt"
-expect_fail 1 "cannot open groups file" "${outs[@]}" -- lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --groups "$W/none.txt"
+expect_fail 1 "cannot read groups file" "${outs[@]}" -- lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --groups "$W/none.txt"
+# The groups file is an input: no output may replace it.
+printf '0 rare\n3 rare\n' >"$X/g.txt"
+cp "$X/g.txt" "$X/g-copy.txt"
+for output in --per-class --predictions --confusion; do
+    expect_fail 2 "g.txt is an input of this run" -- lt-eval "$W/test.h5" "$W/A.h5" --groups "$X/g.txt" "$output" "$X/g.txt"
+    cmp -s "$X/g-copy.txt" "$X/g.txt" || fail "$output replaced the groups file"
+done
 expect_fail 1 "--confusion would hold .* GiB.*hint: --confusion-max-gib 1 allows it" "${outs[@]}" -- \
     lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --confusion-max-gib 1e-9
 expect_fail 1 "unlabelled.h5 has no labelled rows.*hint: --predictions" -- lt-eval "$W/unlabelled.h5" "$W/A.h5"

@@ -42,12 +42,6 @@ std::vector<std::string> read_lines(std::istream& input) {
     return lines;
 }
 
-std::ifstream open_input(const std::string& path, const char* what) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) throw Error(fmt::format("cannot read {} '{}': {}", what, path, std::strerror(errno)));
-    return file;
-}
-
 // One entry line: "<path> <label>", the label being the last field, or a
 // path alone when labels are optional.
 ListEntry parse_entry(std::string_view line, std::size_t number, const std::string& name, Labels labels) {
@@ -85,6 +79,15 @@ ListEntry parse_entry(std::string_view line, std::size_t number, const std::stri
 
 }  // namespace
 
+std::ifstream open_text_input(const std::string& path, const char* what) {
+    // A folder opens as a stream that reads as empty.
+    if (std::filesystem::is_directory(path)) throw Error(fmt::format("cannot read {} '{}': it is a folder", what, path));
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw Error(fmt::format("cannot read {} '{}': {}", what, path, std::strerror(errno)));
+    protect_input(path);
+    return file;
+}
+
 std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, Labels labels) {
     std::vector<ListEntry> entries;
     std::size_t number = 0;
@@ -101,8 +104,7 @@ std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, 
 
 std::vector<ListEntry> read_list(const std::string& path, Labels labels) {
     if (path == "-") return parse_list(std::cin, "standard input", labels);
-    std::ifstream file = open_input(path, "list");
-    protect_input(path);
+    std::ifstream file = open_text_input(path, "list");
     return parse_list(file, path, labels);
 }
 
@@ -134,8 +136,7 @@ void write_list(const std::string& path, const std::vector<ListEntry>& entries) 
 }
 
 std::vector<std::string> read_classes(const std::string& path) {
-    std::ifstream file = open_input(path, "class names");
-    protect_input(path);
+    std::ifstream file = open_text_input(path, "class names");
     std::vector<std::string> names = read_lines(file);
     if (file.bad()) throw Error(fmt::format("cannot read class names '{}'", path));
     while (!names.empty() && trim(names.back()).empty()) names.pop_back();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <istream>
 #include <string>
 #include <utility>
@@ -18,6 +19,11 @@
 namespace lt {
 
 inline constexpr std::int64_t kUnknownLabel = -1;
+
+// Opens a text file that the run reads (what names it in the error:
+// "cannot read WHAT 'PATH': reason") and registers it as an input, so that
+// no output of the run replaces it.
+std::ifstream open_text_input(const std::string& path, const char* what);
 
 struct ListEntry {
     std::string path;        // relative to the image root

@@ -3,6 +3,7 @@
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 #include "lt/io/h5.hpp"
+#include "lt/io/lists.hpp"
 
 #include <fmt/format.h>
 
@@ -94,8 +95,7 @@ std::map<std::int64_t, double> read_prior(const std::string& path) {
         for (const auto& [id, count] : read_class_counts(in)) prior[id] = static_cast<double>(count);
         return prior;
     }
-    std::ifstream in(path);
-    if (!in) throw Error(fmt::format("cannot open {}", path));
+    std::ifstream in = open_text_input(path, "prior");
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
         line = line.substr(0, line.find('#'));

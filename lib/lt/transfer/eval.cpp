@@ -654,8 +654,7 @@ std::string_view trim(std::string_view text) {
 }  // namespace
 
 CustomGroups read_custom_groups(const std::string& path) {
-    std::ifstream file(path);
-    if (!file) throw Error(fmt::format("cannot open groups file '{}'", path), "--groups takes a text file");
+    std::ifstream file = open_text_input(path, "groups file");
     CustomGroups groups;
     std::set<std::pair<std::int64_t, int>> seen;
     std::string line;

@@ -154,8 +154,7 @@ double lch_from_path(int edges, int max_depth) {
 double lch(long a, long b, int max_depth) { return lch_from_path(shortest_path(a, b), max_depth); }
 
 std::map<std::string, std::string> read_map(const std::string& path) {
-    std::ifstream file(path);
-    if (!file) throw Error(fmt::format("cannot open {}", path));
+    std::ifstream file = open_text_input(path, "map");
     std::map<std::string, std::string> map;
     std::string line;
     for (std::size_t number = 1; std::getline(file, line); ++number) {
@@ -205,10 +204,7 @@ void run(const Options& options) {
     if (!options.map.empty()) map = read_map(options.map);
 
     std::ifstream file;
-    if (options.input != "-") {
-        file.open(options.input);
-        if (!file) throw Error(fmt::format("cannot open {}", options.input));
-    }
+    if (options.input != "-") file = open_text_input(options.input, "input");
     std::istream& input = options.input == "-" ? std::cin : file;
     const std::string source = options.input == "-" ? std::string("standard input") : options.input;
 
