@@ -58,6 +58,15 @@ expect_fail 1 "$DAMAGED" "$WORK/wh.h5" -- \
 damage "$WORK/clf.h5" weights "$WORK/clf-data.h5"
 expect_fail 1 "clf-data.h5:/weights: its $DAMAGED" -- lt-eval "$G/test.h5" "$WORK/clf-data.h5"
 
+section "--hdf5-errors adds the HDF5 library's own error stack to the one error line"
+# Without the flag the stack is silenced (the expect_fail above: one line).
+status=0
+lt-eval --hdf5-errors "$G/test.h5" "$WORK/clf-data.h5" >/dev/null 2>"$WORK/stack.err" || status=$?
+[[ $status == 1 ]] || fail "--hdf5-errors: exit $status, not 1"
+grep -q "^HDF5-DIAG: Error detected in HDF5" "$WORK/stack.err" || fail "--hdf5-errors printed no HDF5 stack"
+[[ $(grep -cE "^lt-eval: error: .*clf-data.h5:/weights: its $DAMAGED" "$WORK/stack.err") == 1 ]] ||
+    fail "--hdf5-errors: not one lt error line"
+
 section "a changed byte of an attribute (the classifier's scale)"
 damage "$WORK/clf.h5" @scale "$WORK/clf-scale.h5"
 expect_fail 1 "$DAMAGED" -- lt-eval "$G/test.h5" "$WORK/clf-scale.h5"

@@ -144,7 +144,9 @@ void CommonOptions::add_to(CLI::App& app) {
 
 void CommonOptions::apply() const {
     log::set_level(quiet ? 0 : 1 + verbose);
-    if (!hdf5_errors) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    // run_tool() silenced HDF5's own error stack before parsing; this turns
+    // it back on for debugging.
+    if (hdf5_errors) H5Eset_auto2(H5E_DEFAULT, reinterpret_cast<H5E_auto2_t>(H5Eprint2), stderr);
 }
 
 void ProgressOptions::add_to(CLI::App& app) {
