@@ -211,6 +211,21 @@ expect_fail 1 "cannot write .*no-such-folder/l.txt" "$WORK/classes-left.txt" -- 
 cp "$WORK/syn/train.txt" "$WORK/own.txt"
 expect_fail 2 "own.txt is an input of this run" -- lt-data subsample "$WORK/own.txt" -o "$WORK/own.txt" --n-max 2 --n-min 1
 cmp -s "$WORK/own.txt" "$WORK/syn/train.txt" || fail "subsample changed its input list"
+expect_fail 2 "--output and --val-output cannot both be written to stdout" -- \
+    lt-data subsample "$WORK/syn/train.txt" -o - --n-max 2 --n-min 1 --val-per-class 1 --val-output -
+[ ! -s "$LT_STDOUT" ] || fail "subsample wrote to stdout before refusing two stdout outputs"
+# Refused before any image is decoded: the missing image is never reported.
+printf 'missing.png 0\n' >"$WORK/own-check.txt"
+expect_fail 2 "own-check.txt is an input of this run" -- \
+    lt-data check "$WORK/own-check.txt" --root "$WORK" -o "$WORK/own-check.txt"
+[ ! -s "$LT_STDOUT" ] || fail "check decoded the images before refusing its output"
+
+section "a rerun without --unlabelled removes the earlier run's unlabelled.txt"
+expect_ok lt-data fashion-mnist -q -o "$WORK/rerun" --source "$WORK/idx" --n-max 5 --n-min 1 --unlabelled 3
+expect_lines "$WORK/rerun/unlabelled.txt" 3
+expect_logged lt-data fashion-mnist -o "$WORK/rerun" --source "$WORK/idx" --n-max 5 --n-min 1 --seed 7
+expect_grep "removed an earlier run's .*rerun/unlabelled.txt" "$LT_STDERR"
+[[ ! -e $WORK/rerun/unlabelled.txt ]] || fail "a stale unlabelled.txt was left"
 mkdir -p "$WORK/loop/a"
 cp "$WORK/odd/c.png" "$WORK/loop/a/c.png"
 ln -s .. "$WORK/loop/a/up"

@@ -448,7 +448,12 @@ void require_distinct_outputs(const std::vector<std::pair<std::string, std::stri
         for (std::size_t j = 0; j < i; ++j) {
             const auto& [first_option, first] = outputs[j];
             const auto& [option, path] = outputs[i];
-            if (path.empty() || path == "-" || first.empty() || first == "-") continue;
+            if (path.empty() || first.empty()) continue;
+            // Two outputs to stdout would interleave into one unreadable stream.
+            if (path == "-" && first == "-")
+                throw UsageError(fmt::format("{} and {} cannot both be written to stdout", first_option, option),
+                                 "give one of them a file");
+            if (path == "-" || first == "-") continue;
             // A device (/dev/null) takes any number of outputs.
             if (std::filesystem::is_character_file(path, ignored)) continue;
             if (std::filesystem::weakly_canonical(path, ignored) == std::filesystem::weakly_canonical(first, ignored))

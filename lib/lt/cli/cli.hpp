@@ -148,8 +148,8 @@ std::string fill_pattern(const std::string& pattern,
 std::string pattern_value(double value);
 
 // A usage error when two output options ({option, path}) name one file, before
-// any work is done (writing would find it only at the end). Empty paths and
-// "-" are skipped, and so are devices (/dev/null).
+// any work is done (writing would find it only at the end), or when two are
+// "-" (stdout). Empty paths are skipped, and so are devices (/dev/null).
 void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
 // A usage error when two inputs ({option, path}) are both "-": standard input

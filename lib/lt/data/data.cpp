@@ -314,6 +314,14 @@ void run_fashion_mnist(const FashionMnistOptions& options) {
     write_fashion_pngs(train, train_source, unlabelled, root);
 
     // The lists last: a data set whose lists exist is complete.
+    // An earlier run's unlabelled.txt may list images of this run's train.txt.
+    const fs::path old_unlabelled = root / "unlabelled.txt";
+    std::error_code ignored;
+    if (unlabelled.empty() && fs::is_regular_file(old_unlabelled, ignored)) {
+        if (!fs::remove(old_unlabelled, ignored))
+            throw Error(fmt::format("cannot remove an earlier run's {}: {}", old_unlabelled.string(), ignored.message()));
+        log::info("removed an earlier run's {} (this run has no --unlabelled)", old_unlabelled.string());
+    }
     const std::vector<std::string> names(std::begin(kFashionClassNames), std::end(kFashionClassNames));
     write_classes((root / "classes.txt").string(), names);
     write_list((root / "val.txt").string(), pick(train_source, selection.val));
@@ -491,6 +499,8 @@ void run_check(const CheckOptions& options, const Compute& compute) {
         throw UsageError("-o - is not possible: the bad lines are reported on standard output",
                          "give -o a file name");
     const ImageDataset dataset = open_image_dataset(options.list, options.root, Labels::optional);
+    // Refused now, not after decoding every image.
+    if (!options.good_output.empty()) check_not_an_input(options.good_output);
     const std::size_t count = dataset.size();
     warn_repeated_images(dataset.entries, dataset.list_name, "lt-train and lt-extract use it as often as it is listed");
     const int workers = std::max(1, std::min<int>(compute.workers, static_cast<int>(count)));
