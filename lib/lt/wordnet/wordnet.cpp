@@ -153,9 +153,10 @@ double lch_from_path(int edges, int max_depth) {
 
 double lch(long a, long b, int max_depth) { return lch_from_path(shortest_path(a, b), max_depth); }
 
-std::map<std::string, std::string> read_map(const std::string& path) {
+NameMap read_map(const std::string& path) {
     std::ifstream file = open_text_input(path, "map");
-    std::map<std::string, std::string> map;
+    NameMap map;
+    std::map<std::string, std::size_t> first_line;
     std::string line;
     for (std::size_t number = 1; std::getline(file, line); ++number) {
         line = trim(line);
@@ -163,9 +164,25 @@ std::map<std::string, std::string> read_map(const std::string& path) {
         auto space = line.find_first_of(" \t");
         if (space == std::string::npos)
             throw Error(fmt::format("{}:{}: expected '<wordnet id> <class name>'", path, number));
-        map[trim(line.substr(space + 1))] = line.substr(0, space);
+        const std::string name = trim(line.substr(space + 1)), id = line.substr(0, space);
+        auto [known, added] = map.ids.emplace(name, id);
+        if (added) {
+            first_line[name] = number;
+        } else if (known->second != id) {
+            std::string& both = map.ambiguous[name];
+            if (both.empty()) both = fmt::format("{} (line {})", known->second, first_line[name]);
+            both += fmt::format(", {} (line {})", id, number);
+        }
     }
     return map;
+}
+
+std::string NameMap::find(const std::string& name) const {
+    if (auto both = ambiguous.find(name); both != ambiguous.end())
+        throw Error(fmt::format("class name '{}' is ambiguous: the map gives it {}", name, both->second),
+                    "name that class by its WordNet id in --class-names, or keep one of the map's lines");
+    auto found = ids.find(name);
+    return found == ids.end() ? std::string() : found->second;
 }
 
 void Options::add_to(CLI::App& app) {
@@ -200,7 +217,7 @@ void run(const Options& options) {
 
     std::vector<std::string> names;
     if (!options.class_names.empty()) names = read_classes(options.class_names);
-    std::map<std::string, std::string> map;
+    NameMap map;
     if (!options.map.empty()) map = read_map(options.map);
 
     std::ifstream file;
@@ -235,8 +252,7 @@ void run(const Options& options) {
     std::set<std::string> unmapped;
     auto synset_of = [&](const std::string& name) -> long {
         if (looks_like_synset(name)) return noun_offset(name);
-        auto found = map.find(name);
-        if (found != map.end()) return noun_offset(found->second);
+        if (const std::string id = map.find(name); !id.empty()) return noun_offset(id);
         unmapped.insert(name);
         return -1;
     };

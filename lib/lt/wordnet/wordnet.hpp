@@ -50,8 +50,15 @@ double lch(long a, long b, int max_depth = kNounMaxDepth);
 
 // A class-name map file: one class a line, "<wordnet id> <class name>"
 // (the name is the rest of the line, as in ImageNet's synset mapping files);
-// '#' starts a comment line. Returns name -> id.
-std::map<std::string, std::string> read_map(const std::string& path);
+// '#' starts a comment line. A name listed with two different ids (ImageNet's
+// map has two "crane"s) is ambiguous: looking it up is an error.
+struct NameMap {
+    std::map<std::string, std::string> ids;        // name -> WordNet id
+    std::map<std::string, std::string> ambiguous;  // name -> "id (line N), id (line M)"
+    // The id of name; "" when the map does not list it; Error when ambiguous.
+    std::string find(const std::string& name) const;
+};
+NameMap read_map(const std::string& path);
 
 struct Options {
     std::string input = "-";     // neighbours TSV of lt-compat --neighbours

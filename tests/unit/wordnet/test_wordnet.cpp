@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include "temp_folder.hpp"
+
 #include <cmath>
 
 namespace wn = lt::wordnet;
@@ -51,4 +53,16 @@ TEST_CASE("wordnet: dog vs cat, by hand from wn -hypen") {
     // an instance hypernym link counts: Einstein.n.01 => physicist (instance of)
     long einstein = wn::noun_offset("einstein.n.01"), physicist = wn::noun_offset("physicist.n.01");
     CHECK(wn::shortest_path(einstein, physicist) == 1);
+}
+
+TEST_CASE("wordnet: a name map; a name listed with two ids is ambiguous") {
+    lt::test::TempFolder folder;
+    const wn::NameMap map = wn::read_map(folder.write(
+        "map.txt", "# id name\nn02012849 crane\nn02084071 dog\nn03126707 crane\nn02084071 dog\nn02121620 domestic cat\n"));
+    CHECK(map.find("dog") == "n02084071");  // listed twice with one id: not ambiguous
+    CHECK(map.find("domestic cat") == "n02121620");
+    CHECK(map.find("cat").empty());
+    CHECK_THROWS_WITH_AS(map.find("crane"),
+                         "class name 'crane' is ambiguous: the map gives it n02012849 (line 2), n03126707 (line 4)",
+                         lt::Error);
 }
