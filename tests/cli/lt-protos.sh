@@ -83,6 +83,9 @@ expect_fail 1 "pA.h5 is a 'prototypes' file, expected features \(hint: --merge c
 expect_fail 1 "A.h5 is a 'features' file, expected prototypes \(hint: without --merge" "$X" -- \
     lt-protos --merge "$WORK/pA.h5" "$WORK/A.h5" -o "$X"
 expect_fail 1 "protos_zero_count.h5.*count 0" "$X" -- lt-protos --merge "$WORK/pA.h5" "$WORK/bad/protos_zero_count.h5" -o "$X"
+cp "$WORK/bad/protos_huge_count.h5" "$WORK/huge2.h5"
+expect_fail 1 "huge2.h5: class [0-9]+ has count 4611686018427387904; with the 4611686018427387904 merged before, that is more than a 64-bit count holds" "$X" -- \
+    lt-protos --merge "$WORK/bad/protos_huge_count.h5" "$WORK/huge2.h5" -o "$X"
 "$PY" -c '
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "w") as f:

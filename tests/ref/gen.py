@@ -283,6 +283,8 @@ def cmd_bad(a):
     # a class without samples, a class with none in the classifier
     zero = counts.copy(); zero[2] = 0
     write_prototypes(J("protos_zero_count.h5"), P, ids, zero)
+    # counts whose sum over two copies passes 2^63 - 1
+    write_prototypes(J("protos_huge_count.h5"), P, ids, np.full_like(counts, 2 ** 62))
     write_classifier(J("clf_no_classes.h5"), W[:0], ids[:0], counts[:0])
     neg = ids.copy(); neg[4] = -3
     write_classifier(J("clf_negative_id.h5"), W, neg, counts)

@@ -60,12 +60,19 @@ void Accumulator::add_prototypes(const Prototypes& prototypes, const std::string
     check_dim(prototypes.prototypes.cols, source);
     for (std::int64_t i = 0; i < prototypes.prototypes.rows; ++i) {
         const std::int64_t label = prototypes.class_ids[static_cast<std::size_t>(i)];
-        const auto weight = static_cast<double>(prototypes.counts[static_cast<std::size_t>(i)]);
+        const std::int64_t count = prototypes.counts[static_cast<std::size_t>(i)];
+        std::int64_t& total = counts_[label];
+        std::int64_t sum_of_counts = 0;
+        if (__builtin_add_overflow(total, count, &sum_of_counts))
+            throw Error(fmt::format("{}: class {} has count {}; with the {} merged before, that is more than a "
+                                    "64-bit count holds",
+                                    source, label, count, total));
+        total = sum_of_counts;
+        const auto weight = static_cast<double>(count);
         auto& sum = sums_[label];
         if (sum.empty()) sum.assign(dim_, 0.0);
         const float* row = prototypes.prototypes.row(i);
         for (std::int64_t d = 0; d < dim_; ++d) sum[d] += weight * row[d];
-        counts_[label] += prototypes.counts[static_cast<std::size_t>(i)];
     }
 }
 
