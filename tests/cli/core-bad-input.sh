@@ -141,9 +141,14 @@ bad -- lt-attend --classifier "$B/clf_dim_plus1.h5" --protos "$P" -o X
 bad -- lt-ensemble "$C" "$B/clf_dim_plus1.h5" -o X
 bad -- lt-eval "$B/feats_dim_plus1.h5" "$C" --predictions X
 bad -- lt-compat --classifier "$C" --protos "$B/protos_dim_plus1.h5" --mismatch
-# ensemble members that disagree (dimension, class ids) inside one file
+# ensemble members that disagree (dimension, class ids, training counts)
+# inside one file or across files; a rule other than mean-prob
 bad -- lt-eval "$F" "$B/ens_other_dim.h5"
 bad -- lt-ensemble "$B/ens_other_ids.h5" "$C" -o X
+bad -- lt-eval "$F" "$B/ens_other_counts.h5"
+bad -- lt-ensemble "$C" "$B/clf_other_counts.h5" -o X
+bad -- lt-eval "$F" "$B/ens_rule_max.h5"
+bad -- lt-ensemble "$B/ens_rule_max.h5" "$C" -o X
 
 # ------------------------------------------- NaN / Inf
 bad -- lt-protos "$B/feats_nan.h5" -o X

@@ -55,6 +55,14 @@ with h5py.File(f"{W}/E.h5", "w") as f:
     group(f.create_group("members/0"), WA, range(C), counts, scale=12.0)
     group(f.create_group("members/1"), WL, range(C), counts, kind="linear", bias=bias)
 np.savez(f"{W}/ref.npz", X=X, labels=labels, WA=WA, WL=WL, bias=bias, counts=counts)
+# E with one count changed (class 2: 51), and E with the rule "max"
+for name, rule, second in (("E-counts", "mean-prob", [500, 150, 51, 30, 5]), ("E-max", "max", counts)):
+    with h5py.File(f"{W}/{name}.h5", "w") as f:
+        f.attrs["lt_schema"] = "lt-h5"; f.attrs["lt_schema_version"] = 1; f.attrs["lt_type"] = "ensemble"
+        f.attrs["rule"] = rule
+        group(f.create_group("members/0"), WA, range(C), counts, scale=12.0)
+        group(f.create_group("members/1"), WL, range(C), second, kind="linear", bias=bias)
+classifier(f"{W}/L-counts.h5", WL[::-1], range(C - 1, -1, -1), [5, 30, 51, 150, 500], kind="linear", bias=bias)
 with open(f"{W}/classes.txt", "w") as f:
     f.write("".join(f"class-{c}\n" for c in range(C)))
 PY
@@ -280,6 +288,15 @@ for output in --per-class --predictions --confusion; do
     expect_fail 2 "g.txt is an input of this run" -- lt-eval "$W/test.h5" "$W/A.h5" --groups "$X/g.txt" "$output" "$X/g.txt"
     cmp -s "$X/g-copy.txt" "$X/g.txt" || fail "$output replaced the groups file"
 done
+# Members whose training counts differ would make the shot groups follow
+# the member given first; a rule other than mean-prob would be scored as it.
+COUNTS_DIFFER="give class 2 different training counts \(50 and 51\).*hint: the members of an ensemble come from one training set"
+expect_fail 1 "E-counts.h5 member 0 and .*E-counts.h5 member 1 $COUNTS_DIFFER" "${outs[@]}" -- \
+    lt-eval "$W/test.h5" "$W/E-counts.h5" "${all[@]}"
+expect_fail 1 "A.h5 and .*L-counts.h5 $COUNTS_DIFFER" "$X/e.h5" -- lt-ensemble "$W/A.h5" "$W/L-counts.h5" -o "$X/e.h5"
+expect_fail 1 "E-max.h5:/rule is 'max', an ensemble rule lt does not know" "${outs[@]}" -- \
+    lt-eval "$W/test.h5" "$W/E-max.h5" "${all[@]}"
+expect_fail 1 "E-max.h5:/rule is 'max'" "$X/e.h5" -- lt-ensemble "$W/E-max.h5" "$W/A.h5" -o "$X/e.h5"
 expect_fail 1 "--confusion would hold .* GiB.*hint: --confusion-max-gib 1 allows it" "${outs[@]}" -- \
     lt-eval "$W/test.h5" "$W/A.h5" "${all[@]}" --confusion-max-gib 1e-9
 expect_fail 1 "unlabelled.h5 has no labelled rows.*hint: --predictions" -- lt-eval "$W/unlabelled.h5" "$W/A.h5"

@@ -106,12 +106,12 @@ def write_classifier(path, W, ids, counts, scale=14.5, flavour="f64-chunked-fixe
         write_classifier_group(f, W, ids, counts, scale, flavour, strings, skip=skip)
 
 
-def write_ensemble(path, members, flavour="f32-contig-vlen"):
+def write_ensemble(path, members, flavour="f32-contig-vlen", rule="mean-prob"):
     """members: list of (W, ids, counts, scale)."""
     strings = FLAVOURS[flavour][2]
     with h5py.File(path, "w") as f:
         header(f, "ensemble", strings)
-        put_str_attr(f, "rule", "mean-prob", strings)
+        put_str_attr(f, "rule", rule, strings)
         g = f.create_group("members")
         for i, (W, ids, counts, scale) in enumerate(members):
             write_classifier_group(g.create_group(str(i)), W, ids, counts, scale, flavour, strings)
@@ -268,6 +268,12 @@ def cmd_bad(a):
     write_ensemble(J("ens_other_dim.h5"), [(W, ids, counts, 16.0),
                                            (np.hstack([W, W[:, :1]]), ids, counts, 16.0)])
     write_classifier(J("clf_other_ids.h5"), W, ids + 1000, counts)
+    # members that disagree on the training counts (the shot groups), and a
+    # combination rule lt does not have
+    other_counts = counts.copy(); other_counts[1] += 1
+    write_ensemble(J("ens_other_counts.h5"), [(W, ids, counts, 16.0), (W, ids, other_counts, 16.0)])
+    write_classifier(J("clf_other_counts.h5"), W, ids, other_counts)
+    write_ensemble(J("ens_rule_max.h5"), [(W, ids, counts, 16.0), (W, ids, counts, 16.0)], rule="max")
     # damaged files: cut short, zero bytes
     for good, cut in (("good_feats.h5", "feats_truncated.h5"), ("good_clf.h5", "clf_truncated.h5")):
         with open(J(good), "rb") as f:

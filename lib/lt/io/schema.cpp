@@ -75,6 +75,11 @@ std::vector<std::string> member_names(const h5::Group& members) {
 // Appends the classifiers of a group, flattening nested ensembles.
 void collect_members(const h5::Group& group, std::vector<Classifier>& members) {
     if (group.has_group("members")) {
+        // The one rule there is; absent, it is the default (files from h5py).
+        if (group.has_attr("rule") && group.attr_string("rule") != "mean-prob")
+            throw SchemaError(fmt::format("{} is '{}', an ensemble rule lt does not know", group.where("rule"),
+                                          group.attr_string("rule")),
+                              "lt combines the members by mean-prob, the mean of their softmax");
         h5::Group nested = group.group("members");
         auto names = member_names(nested);
         if (names.empty()) fail(nested.where() + " has no members");
@@ -435,16 +440,11 @@ ClassifierSet read_classifier_set(const h5::InputFile& in) {
     } else {
         set.members.push_back(read_classifier_group(in));
     }
-    // Members must describe the same classes in the same feature space.
-    const Classifier& first = set.members.front();
-    const ClassIndex first_ids(first.class_ids);
-    for (std::size_t m = 1; m < set.members.size(); ++m) {
-        const Classifier& member = set.members[m];
-        if (member.weights.cols != first.weights.cols)
-            fail(fmt::format("{}: member {} has dimension {}, member 0 has {}", in.file_name(), m,
-                             member.weights.cols, first.weights.cols));
-        if (!ClassIndex(member.class_ids).same_ids(first_ids))
-            fail(fmt::format("{}: member {} has other class ids than member 0", in.file_name(), m));
+    if (set.members.size() > 1) {
+        std::vector<std::string> names;
+        for (std::size_t m = 0; m < set.members.size(); ++m)
+            names.push_back(fmt::format("{} member {}", in.file_name(), m));
+        check_members_agree(set.members, names);
     }
     return set;
 }
@@ -456,6 +456,30 @@ Classifier read_single_classifier(const h5::InputFile& in, const std::string& pu
                                 set.members.size(), purpose),
                     "give the classifier, model or prototypes file of one member");
     return std::move(set.members.front());
+}
+
+void check_members_agree(const std::vector<Classifier>& members, const std::vector<std::string>& names) {
+    const Classifier& first = members.front();
+    const ClassIndex first_ids(first.class_ids);
+    for (std::size_t m = 1; m < members.size(); ++m) {
+        const Classifier& member = members[m];
+        if (member.weights.cols != first.weights.cols)
+            fail(fmt::format("dimension mismatch: {} has dimension {}, {} has {}", names[m], member.weights.cols,
+                             names.front(), first.weights.cols));
+        if (!ClassIndex(member.class_ids).same_ids(first_ids))
+            throw SchemaError(fmt::format("{} and {} have different class ids ({} and {} classes)", names.front(),
+                                          names[m], first_ids.size(), member.class_ids.size()),
+                              "ensemble members must cover the same classes");
+        for (std::size_t c = 0; c < member.class_ids.size(); ++c) {
+            const std::int64_t id = member.class_ids[c];
+            const std::int64_t count = first.class_counts[static_cast<std::size_t>(first_ids.row(id))];
+            if (member.class_counts[c] != count)
+                throw SchemaError(
+                    fmt::format("{} and {} give class {} different training counts ({} and {})", names.front(),
+                                names[m], id, count, member.class_counts[c]),
+                    "the members of an ensemble come from one training set, whose counts define the shot groups");
+        }
+    }
 }
 
 void write_ensemble(h5::OutputFile& out, const std::vector<Classifier>& members) {

@@ -152,6 +152,11 @@ ClassifierSet read_classifier_set(const h5::InputFile& in);
 // lt-project): an ensemble is refused, saying what `purpose` needs.
 Classifier read_single_classifier(const h5::InputFile& in, const std::string& purpose);
 void write_ensemble(h5::OutputFile& out, const std::vector<Classifier>& members);
+// Members of one ensemble (names[m] says where member m comes from): the
+// same dimension, the same class ids and the same training counts, which
+// define k and the shot groups (were they to differ, the groups would follow
+// whichever member came first).
+void check_members_agree(const std::vector<Classifier>& members, const std::vector<std::string>& names);
 
 // A classifier written by row blocks (lt-attend's sweeps: no output is held
 // whole): the weights are appended, then finish() writes the class ids,

@@ -25,16 +25,7 @@ std::vector<Classifier> combine(std::vector<ClassifierSet> sets) {
             sources.push_back(set.source);
         }
     if (members.size() < 2) throw UsageError("an ensemble needs at least 2 members");
-    const ClassIndex first_ids(members.front().class_ids);
-    for (std::size_t m = 1; m < members.size(); ++m) {
-        if (members[m].weights.cols != members.front().weights.cols)
-            throw Error(fmt::format("dimension mismatch: {} has dimension {}, {} has {}", sources[m],
-                                    members[m].weights.cols, sources.front(), members.front().weights.cols));
-        if (!ClassIndex(members[m].class_ids).same_ids(first_ids))
-            throw Error(fmt::format("{} and {} have different class ids ({} and {} classes)", sources.front(),
-                                    sources[m], first_ids.size(), members[m].class_ids.size()),
-                        "ensemble members must cover the same classes");
-    }
+    check_members_agree(members, sources);
     return members;
 }
 
