@@ -264,6 +264,24 @@ for path in ("top.h5", "top-u.h5"):
             assert (f["predictions"][i] == pred[k]).all()
 PY
 
+section "names with a tab, a line break or '|' stay one field (TSV, CSV, markdown)"
+printf 'class\t%s\n' 0 1 2 3 4 >"$W/classes-tab.txt"
+cp "$W/A.h5" "$X/A|tab	new
+line.h5"
+expect_ok lt-eval "$W/test.h5" "$X/A|tab	new
+line.h5" --class-names "$W/classes-tab.txt" --per-class "$X/pc-tab.tsv" --format tsv
+awk -F'\t' 'NF != 6 { exit 1 }' "$X/pc-tab.tsv" || fail "--per-class: a row without 6 TSV fields"
+[[ $(sed -n 2p "$X/pc-tab.tsv" | cut -f2) == "class 0" ]] || fail "--per-class: the class name's tab"
+[[ $(wc -l <"$LT_STDOUT") == 2 ]] && awk -F'\t' 'NR == 1 { n = NF } NF != n { exit 1 }' "$LT_STDOUT" ||
+    fail "--format tsv: not a header and one row of as many fields"
+expect_ok lt-eval "$W/test.h5" "$X/A|tab	new
+line.h5" --format markdown
+grep -qF '| A\|tab	new line.h5 |' "$LT_STDOUT" || fail "--format markdown: the name's '|' and line break"
+expect_ok lt-eval "$W/test.h5" "$X/A|tab	new
+line.h5" --format csv
+"$PY" -c 'import csv, sys; rows = list(csv.reader(open(sys.argv[1]))); assert len(rows) == 2 and rows[1][0].endswith("A|tab\tnew\nline.h5"), rows' \
+    "$LT_STDOUT" || fail "--format csv: the name is not one quoted field"
+
 section "bad input: one error line, exit 1 or 2, nothing written"
 outs=("$X/p.h5" "$X/pc.tsv" "$X/c.h5")
 all=(--predictions "$X/p.h5" --per-class "$X/pc.tsv" --confusion "$X/c.h5")

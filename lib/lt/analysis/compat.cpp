@@ -2,6 +2,7 @@
 
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
+#include "lt/base/table_text.hpp"
 #include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/memory.hpp"
@@ -168,7 +169,7 @@ void run(const Options& options, const Compute& compute) {
     std::vector<std::string> names;
     if (!options.class_names.empty()) names = read_classes(options.class_names);
     auto name_of = [&](std::int64_t id) {
-        return id < static_cast<std::int64_t>(names.size()) ? names[id] : std::string("?");
+        return id < static_cast<std::int64_t>(names.size()) ? tsv_field(names[id]) : std::string("?");
     };
 
     // Compute everything before printing, so a failure prints nothing.

@@ -5,6 +5,7 @@
 #include "lt/base/groups.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/random.hpp"
+#include "lt/base/table_text.hpp"
 #include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/blas.hpp"
@@ -284,10 +285,8 @@ void run(const Options& options, const Compute& compute) {
     text += "kind\tslot\tclass_id\tclass_name\tgroup\tcount\tx\ty\n";
     for (const auto& p : view.points) {
         std::int64_t n = view.counts[static_cast<std::size_t>(p.slot)];
-        std::string name = name_of(p.class_id);
-        for (char& c : name)
-            if (c == '\t') c = ' ';
-        text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.6f}\t{:.6f}\n", p.kind, p.slot, p.class_id, name, group_of(n), n,
+        text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.6f}\t{:.6f}\n", p.kind, p.slot, p.class_id,
+                            tsv_field(name_of(p.class_id)), group_of(n), n,
                             p.x, p.y);
     }
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -6,6 +6,7 @@
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
 #include "lt/base/random.hpp"
+#include "lt/base/table_text.hpp"
 #include "lt/image/images.hpp"
 #include "lt/io/idx.hpp"
 
@@ -548,7 +549,8 @@ void run_check(const CheckOptions& options, const Compute& compute) {
         if (problems[i].empty())
             good.push_back(entry);
         else
-            fmt::format_to(std::back_inserter(report), "{}\t{}\t{}\n", entry.line, entry.path, problems[i]);
+            fmt::format_to(std::back_inserter(report), "{}\t{}\t{}\n", entry.line, tsv_field(entry.path),
+                           tsv_field(problems[i]));
     }
     std::fwrite(report.data(), 1, report.size(), stdout);
     if (!options.good_output.empty()) {

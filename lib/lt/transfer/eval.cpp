@@ -5,6 +5,7 @@
 #include "lt/base/json.hpp"
 #include "lt/base/log.hpp"
 #include "lt/base/progress.hpp"
+#include "lt/base/table_text.hpp"
 #include "lt/io/lists.hpp"
 #include "lt/math/backend.hpp"
 #include "lt/math/blas.hpp"
@@ -518,12 +519,6 @@ std::string full(double value) { return std::isnan(value) ? "nan" : fmt::format(
 std::string rounded(double value) { return std::isnan(value) ? "-" : fmt::format("{:.1f}", value); }
 std::string json_number(double value) { return std::isnan(value) ? "null" : fmt::format("{}", value); }
 
-std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\n") == std::string::npos) return text;
-    std::string quoted = "\"";
-    for (char c : text) quoted += (c == '"') ? std::string("\"\"") : std::string(1, c);
-    return quoted + "\"";
-}
 
 }  // namespace
 
@@ -579,7 +574,7 @@ std::string format_results(const std::vector<Result>& results, const std::string
     if (format == "tsv" || format == "csv") {
         const bool csv = format == "csv";
         const char* separator = csv ? "," : "\t";
-        const auto field = [&](const std::string& name) { return csv ? csv_field(name) : name; };
+        const auto field = [&](const std::string& name) { return csv ? csv_field(name) : tsv_field(name); };
         text = "name";
         for (const auto& column : columns) text += separator + field(column.name);
         text += "\n";
@@ -592,12 +587,12 @@ std::string format_results(const std::vector<Result>& results, const std::string
         text = "| name |";
         std::string rule = "|---|";
         for (const auto& column : columns) {
-            text += " " + column.name + " |";
+            text += " " + markdown_field(column.name) + " |";
             rule += "---:|";
         }
         text += "\n" + rule + "\n";
         for (const auto& r : results) {
-            text += "| " + r.name + " |";
+            text += "| " + markdown_field(r.name) + " |";
             for (const auto& column : columns) text += " " + rounded(column.value(r)) + " |";
             text += "\n";
         }
@@ -620,7 +615,7 @@ std::string format_results(const std::vector<Result>& results, const std::string
 std::string format_per_class(const std::vector<Result>& results, const Settings& settings,
                              const std::vector<std::string>& class_names) {
     std::string text = "class_id\tname\ttrain_count\tgroup\ttest_count";
-    for (const auto& r : results) text += "\t" + r.name;
+    for (const auto& r : results) text += "\t" + tsv_field(r.name);
     text += "\n";
     if (results.empty()) return text;
     // Every set saw the same labelled rows, so the same test classes in the same order.
@@ -634,8 +629,8 @@ std::string format_per_class(const std::vector<Result>& results, const Settings&
         if (custom != settings.custom.of_class.end())
             for (int g : custom->second) group += "," + settings.custom.names[static_cast<std::size_t>(g)];
         const bool named = item.id < static_cast<std::int64_t>(class_names.size());
-        text += fmt::format("{}\t{}\t{}\t{}\t{}", item.id, named ? class_names[static_cast<std::size_t>(item.id)]
-                                                                  : std::to_string(item.id),
+        text += fmt::format("{}\t{}\t{}\t{}\t{}", item.id,
+                            named ? tsv_field(class_names[static_cast<std::size_t>(item.id)]) : std::to_string(item.id),
                             train_count >= 0 ? std::to_string(train_count) : "-", group, item.samples);
         for (const auto& r : results) text += "\t" + full(r.per_class[c].accuracy());
         text += "\n";
