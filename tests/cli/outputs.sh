@@ -165,6 +165,17 @@ expect_fail 1 "--logit-adjust 1e\+308: the bias of class [0-9]+ overflows float3
     lt-adjust --classifier "$D/clf.h5" -T 1e308 -o "$WORK/big.h5"
 expect_fail 1 "--tau-norm 1e\+308: the scale of class [0-9]+ (overflows|underflows) float32" "$WORK/big.h5" -- \
     lt-adjust --classifier "$D/clf.h5" -p 1e308 -o "$WORK/big.h5"
+# A linear classifier has no scale: its rows of norm 2 become rows of zeros.
+"$PY" - "$WORK/linear-norm2.h5" <<'EOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.attrs.update(lt_schema="lt-h5", lt_schema_version=1, lt_type="classifier", kind="linear")
+    f["weights"] = 2 * np.eye(3, 4, dtype=np.float32)
+    f["bias"], f["class_ids"], f["class_counts"] = np.zeros(3, np.float32), np.arange(3), np.array([9, 3, 1])
+EOF
+expect_fail 1 "--tau-norm 2000: the weights of class 0 underflow float32 to 0" "$WORK/big.h5" -- \
+    lt-adjust --classifier "$WORK/linear-norm2.h5" -p 2000 -o "$WORK/big.h5"
+expect_ok lt-adjust -q --classifier "$WORK/linear-norm2.h5" -p 100 -o "$WORK/small.h5"
 
 section "lt-eval --names: no tab"
 expect_fail 2 "--names: a name may not hold a tab" -- lt-eval "$D/test.h5" "$D/clf.h5" --names "$(printf 'a\tb')"

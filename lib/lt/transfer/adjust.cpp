@@ -64,9 +64,19 @@ Classifier tau_normalize(const Classifier& classifier, double p) {
     const std::int64_t rows = classifier.weights.rows;
     if (classifier.kind == "linear") {
         for (std::int64_t j = 0; j < rows; ++j) {
-            const double factor = power_of_norm(row_norm(classifier.weights, j), -p);
+            const double norm = row_norm(classifier.weights, j), factor = power_of_norm(norm, -p);
             float* w = out.weights.row(j);
-            for (std::int64_t d = 0; d < out.weights.cols; ++d) w[d] = static_cast<float>(w[d] * factor);
+            bool all_zero = true;
+            for (std::int64_t d = 0; d < out.weights.cols; ++d) {
+                w[d] = static_cast<float>(w[d] * factor);
+                all_zero = all_zero && w[d] == 0;
+            }
+            // A row of zeros would score the class 0 whatever the features (as
+            // a cosine class whose scale underflows, refused below).
+            if (all_zero && norm > 0)
+                throw Error(fmt::format("--tau-norm {}: the weights of class {} underflow float32 to 0",
+                                        cli::pattern_value(p), classifier.class_ids[static_cast<std::size_t>(j)]),
+                            "use a smaller value");
         }
         out.bias.assign(static_cast<std::size_t>(rows), 0.0f);
     } else {
