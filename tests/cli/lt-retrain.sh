@@ -64,6 +64,19 @@ expect_ok lt-retrain "$D/train.h5" --classifier "$D/linear.h5" --method lws --sa
 lt-retrain - --classifier "$D/joint-cosine.h5" -o - -q <"$D/train.h5" | lt-eval "$D/test.h5" - >/dev/null ||
     fail "lt-retrain in a pipe"
 
+section "a class without feature rows is warned of"
+"$PY" - "$D/train.h5" "$D/train-no-0.h5" <<'EOF'
+import sys, h5py
+with h5py.File(sys.argv[1]) as f, h5py.File(sys.argv[2], "w") as g:
+    keep = f["labels"][()] != 0
+    g.attrs.update(f.attrs)
+    g["features"], g["labels"] = f["features"][()][keep], f["labels"][()][keep]
+EOF
+for method in crt lws; do
+    expect_logged lt-retrain "$D/train-no-0.h5" --classifier "$D/cosine.h5" --method $method --epochs 1 -o "$D/no-0.h5"
+    expect_grep "warning: 1 of the classifier's [0-9]+ classes have no feature row \(class 0\); --method $method" "$LT_STDERR"
+done
+
 section "bad input"
 lt-ensemble "$D/crt-cosine.h5" "$D/lws-cosine.h5" -o "$D/ensemble.h5"
 expect_fail 1 'is an ensemble of 2 classifiers; lt-retrain takes one' "$D/x.h5" -- \

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -85,6 +86,23 @@ Classifier retrain(const Classifier& classifier, const Matrix& features, const s
     if (kept.size() < labels.size())
         log::warn("{} of {} feature rows have a label the classifier lacks (or none); they are not used",
                   labels.size() - kept.size(), labels.size());
+    // A class without a row is learned from negatives only.
+    std::vector<bool> has_rows(classifier.class_ids.size(), false);
+    for (std::int64_t row : targets) has_rows[static_cast<std::size_t>(row)] = true;
+    std::vector<std::int64_t> unseen;
+    for (std::size_t c = 0; c < has_rows.size(); ++c)
+        if (!has_rows[c]) unseen.push_back(classifier.class_ids[c]);
+    if (!unseen.empty()) {
+        constexpr std::size_t kShown = 5;
+        const std::vector<std::int64_t> shown(unseen.begin(), unseen.begin() + std::min(kShown, unseen.size()));
+        log::warn("{} of the classifier's {} classes have no feature row (class {}{}); {}", unseen.size(),
+                  has_rows.size(), fmt::join(shown, ", "),
+                  unseen.size() > kShown ? fmt::format(", ... {} more", unseen.size() - kShown) : "",
+                  settings.method == "crt"
+                      ? "--method crt starts their weights anew and learns them only as negatives: they are "
+                        "hardly ever predicted"
+                      : "--method lws learns their scales only as negatives: they shrink");
+    }
 
     torch::manual_seed(settings.seed);
     const at::Tensor all = to_tensor(features);
