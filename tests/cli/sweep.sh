@@ -130,4 +130,14 @@ mkdir -p "$WORK/many" "$WORK/few-files"
 ( ulimit -n 64 && expect_fail 1 "too many files open at once .*ulimit -n" "$WORK/few-files/wh0-1.h5" -- \
     "${A[@]}" -k 0,5,20 --tau "$taus" -o "$WORK/few-files/wh{k}-{tau}.h5" ) || exit 1
 [[ -z $(ls -A "$WORK/few-files") ]] || fail "files left by a failed sweep: $(ls -A "$WORK/few-files" | head -3)"
+
+section "a new class (a prototype only) needs w: the hint names what to change"
+# clf_old.h5 lacks the new classes of new_ids.txt; the prototypes have them.
+NEEDS_W="class [0-9]+ needs w \(terms kt,[pw], mode (w2p|p2w)\) but has no classifier row \(hint:"
+OLD=(lt-attend -q --classifier "$G/clf_old.h5" --protos "$WORK/p.h5" -k 5)
+expect_fail 1 "$NEEDS_W --mode p2w or p2p builds weights" "$WORK/x.h5" -- "${OLD[@]}" --continual --mode w2p -o "$WORK/x.h5"
+expect_fail 1 "$NEEDS_W --continual \(terms kt,p\) builds weights" "$WORK/x.h5" -- "${OLD[@]}" --terms kt,w -o "$WORK/x.h5"
+expect_fail 1 "$NEEDS_W --continual \(terms kt,p\) with --mode p2w or p2p builds" "$WORK/x.h5" -- \
+    "${OLD[@]}" --terms kt,w --mode w2p -o "$WORK/x.h5"
+expect_ok "${OLD[@]}" --continual --mode p2p -o "$WORK/x.h5"
 echo "sweep.sh: sweeps in one call work, and fail cleanly"

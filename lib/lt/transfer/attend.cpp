@@ -97,10 +97,17 @@ void require(const Aligned& aligned, const std::vector<std::int64_t>& class_ids,
     for (auto id : class_ids) {
         if (!aligned.all.contains(id))
             throw Error(fmt::format("class {} is in neither the classifier nor the prototypes", id));
-        if (need_w && !aligned.w.contains(id))
+        if (need_w && !aligned.w.contains(id)) {
+            // w is needed as a term, or as the query of kt (w2p, w2w): the
+            // hint names what changes, never what is already given.
+            std::vector<std::string> fixes;
+            if (has_term(terms, "w")) fixes.emplace_back("--continual (terms kt,p)");
+            if (query_is_w(mode)) fixes.emplace_back("--mode p2w or p2p");
             throw Error(fmt::format("class {} needs w (terms {}, mode {}) but has no classifier row", id,
                                     fmt::join(terms, ","), mode),
-                        "--continual (terms kt,p) builds weights for classes that only have a prototype");
+                        fmt::format("{} builds weights for classes that only have a prototype",
+                                    fmt::join(fixes, " with ")));
+        }
         if (need_p && !aligned.p.contains(id))
             throw Error(fmt::format("class {} needs a prototype (terms {}, mode {}) but has none", id,
                                     fmt::join(terms, ","), mode),
