@@ -1,7 +1,8 @@
 """Walks every option of every lt tool (and of lt-data's subcommands), as
 --help lists them, and checks what a user relies on:
-  - a value outside an option's choices, or a non-number for a number, is a
-    usage error: exit 2 and one 'lt-<tool>: error:' line;
+  - a value outside an option's choices, a non-number for a number, or an
+    integer beyond 64 bits, is a usage error: exit 2 and one
+    'lt-<tool>: error:' line;
   - every choice --help offers is accepted by the parser;
   - the default --help shows is the one the man page states (options common
     to every tool may point to lt-protos(1) instead);
@@ -137,6 +138,12 @@ def walk(tool, prefix, page):
             if not one_usage_error(status, lines):
                 problems.append(f"{where} {name} not-a-number: expected exit 2 and one error line, got "
                                 f"{status}: {lines[:3]}")
+            # Beyond 64 bits: refused, never saturated to the largest integer.
+            if kind.group(0) != "FLOAT":
+                status, lines = run(prefix + [name, "99999999999999999999"])
+                if not one_usage_error(status, lines) or "99999999999999999999" not in lines[0]:
+                    problems.append(f"{where} {name} 99999999999999999999: expected exit 2 and one error line "
+                                    f"naming it, got {status}: {lines[:3]}")
         default = re.search(r"=(\S+)$", spec)
         if default:
             text = entries.get(name)

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -104,6 +105,33 @@ int print_text(const std::string& text) {
         return fail(1, fmt::format("cannot write to standard output: {}", std::strerror(error)));
     }
     return stdout_status();
+}
+
+// CLI11 reads an integer with strtoll, which saturates a value beyond 64
+// bits silently (--many 99999999999999999999 was 9223372036854775807). A
+// plain decimal integer given to any option is range-checked here (a string
+// option, --pair 02084071, is not hurt: no name has 20 digits); what is not
+// one (a path, 1e3, 0.5) is left to the option's own conversion.
+const CLI::Validator kPlainInteger(
+    [](std::string& text) -> std::string {
+        const std::size_t sign = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+        if (text.size() == sign ||
+            !std::all_of(text.begin() + static_cast<std::ptrdiff_t>(sign), text.end(),
+                         [](char c) { return c >= '0' && c <= '9'; }))
+            return {};
+        std::int64_t value = 0;
+        const auto parsed = std::from_chars(text.data() + (text[0] == '+'), text.data() + text.size(), value);
+        if (parsed.ec == std::errc::result_out_of_range)
+            return "'" + text + "' is beyond the 64-bit integers (-9223372036854775808 to 9223372036854775807)";
+        return {};
+    },
+    "", "");
+
+// kPlainInteger on every option that takes a value, of app and its subcommands.
+void check_plain_integers(CLI::App& app) {
+    for (CLI::Option* option : app.get_options())
+        if (option->nonpositional() && option->get_type_size_max() > 0) option->check(kPlainInteger);
+    for (CLI::App* command : app.get_subcommands({})) check_plain_integers(*command);
 }
 
 // LibTorch's errors carry a backtrace after the message: keep the first line.
@@ -306,6 +334,7 @@ int run_tool(int argc, char** argv, const ToolInfo& info, const std::function<vo
         compute.add_to(app, info.compute);
         if (info.compute & kProgress) progress.add_to(app);
         common.add_to(app);
+        check_plain_integers(app);
         app.parse(new_spellings(argc, argv));
     } catch (const CLI::CallForHelp&) {
         return print_text(app.help());
