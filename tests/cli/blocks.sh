@@ -111,4 +111,37 @@ else
       "$WORK/limited/lt-eval" "$WORK/many.h5" "$WORK/wide.h5" --block-rows 50000 --predictions "$WORK/pred.h5"
     expect_ok "$WORK/limited/lt-eval" -q "$WORK/many.h5" "$WORK/wide.h5" --format tsv
 fi
+
+section "--threads 1 and 2 write the same bytes (lt-attend, lt-project, lt-eval, lt-compat)"
+# OpenBLAS's own threads split a product by thread count and rounded the
+# sums of a row differently (1 ulp); lt multiplies blocks of fixed rows.
+"$PY" - "$WORK" <<'PY' || fail "writing the thread-count files"
+import sys, h5py, numpy as np
+w, rng = sys.argv[1], np.random.default_rng(5)
+C, D = 3000, 64
+head = dict(lt_schema="lt-h5", lt_schema_version=1)
+with h5py.File(f"{w}/t-clf.h5", "w") as f:
+    f.attrs.update(head, lt_type="classifier")
+    f["weights"], f["class_ids"] = rng.standard_normal((C, D)).astype("f4"), np.arange(C)
+    f["class_counts"] = rng.integers(1, 500, C)
+with h5py.File(f"{w}/t-protos.h5", "w") as f:
+    f.attrs.update(head, lt_type="prototypes", normalized_input=1)
+    f["prototypes"], f["class_ids"] = rng.standard_normal((C, D)).astype("f4"), np.arange(C)
+    f["counts"] = rng.integers(1, 500, C)
+with h5py.File(f"{w}/t-test.h5", "w") as f:
+    f.attrs.update(head, lt_type="features")
+    f["features"], f["labels"] = rng.standard_normal((2000, D)).astype("f4"), rng.integers(0, C, 2000)
+PY
+T=(--classifier "$WORK/t-clf.h5" --protos "$WORK/t-protos.h5")
+for threads in 1 2; do
+  expect_ok lt-attend -q "${T[@]}" -k 0,100 --threads $threads -o "$WORK/t$threads-{k}.h5"
+  expect_ok lt-project -q --features "$WORK/t-test.h5" "${T[@]}" --threads $threads
+  cp "$LT_STDOUT" "$WORK/t$threads-project.tsv"
+  expect_ok lt-eval -q "$WORK/t-test.h5" "$WORK/t-clf.h5" --threads $threads --predictions "$WORK/t$threads-pred.h5" --top-k 3
+  expect_ok lt-compat -q "${T[@]}" --sharpness --threads $threads
+  cp "$LT_STDOUT" "$WORK/t$threads-sharpness.tsv"
+done
+for file in 0.h5 100.h5 project.tsv pred.h5 sharpness.tsv; do
+  cmp -s "$WORK/t1-$file" "$WORK/t2-$file" || fail "--threads 1 and 2 differ: $file"
+done
 echo "blocks.sh: blocks and the screen change nothing"

@@ -32,17 +32,54 @@ int as_int(std::int64_t value, const char* what) {
     return static_cast<int>(value);
 }
 
+// OpenBLAS's threads split a product differently for each thread count, so
+// the sums of an output row rounded differently between --threads 1 and 2
+// (1 ulp). A product is cut instead into blocks of kBlockRows rows, each
+// multiplied by one thread (OpenBLAS runs single-threaded inside an OpenMP
+// region, and when told one thread): a row's sums are those of its block,
+// the same for any thread count.
+constexpr std::int64_t kBlockRows = 256;
+
+// OpenBLAS single-threaded for this scope (it follows the calling thread's
+// OpenMP thread count; the count is restored after).
+class OneBlasThread {
+public:
+    OneBlasThread() : before_(omp_get_max_threads()) { omp_set_num_threads(1); }
+    ~OneBlasThread() { omp_set_num_threads(before_); }
+    OneBlasThread(const OneBlasThread&) = delete;
+    OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+private:
+    int before_;
+};
+
 template <class T>
 void gemm(CBLAS_TRANSPOSE transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, T alpha, T beta) {
     if (m == 0 || n == 0) return;
     const auto stride = [](std::int64_t ld) { return as_int(std::max<std::int64_t>(ld, 1), "stride"); };
-    if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b, as_int(m, "rows"), as_int(n, "columns"),
-                    as_int(k, "depth"), alpha, a, stride(lda), b, stride(ldb), beta, c, stride(ldc));
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose_b, as_int(m, "rows"), as_int(n, "columns"),
-                    as_int(k, "depth"), alpha, a, stride(lda), b, stride(ldb), beta, c, stride(ldc));
+    const int columns = as_int(n, "columns"), depth = as_int(k, "depth");
+    const int a_stride = stride(lda), b_stride = stride(ldb), c_stride = stride(ldc);
+    as_int(m, "rows");
+    const std::int64_t blocks = (m + kBlockRows - 1) / kBlockRows;
+    const auto multiply_block = [&](std::int64_t block) {
+        const std::int64_t first = block * kBlockRows;
+        const int rows = static_cast<int>(std::min(kBlockRows, m - first));
+        if constexpr (std::is_same_v<T, float>)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + first * lda,
+                        a_stride, b, b_stride, beta, c + first * ldc, c_stride);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + first * lda,
+                        a_stride, b, b_stride, beta, c + first * ldc, c_stride);
+    };
+    const int workers = static_cast<int>(std::min<std::int64_t>(thread_count, blocks));
+    if (workers > 1 && !omp_in_parallel()) {
+#pragma omp parallel for num_threads(workers) schedule(static)
+        for (std::int64_t block = 0; block < blocks; ++block) multiply_block(block);
+    } else {
+        const OneBlasThread one;
+        for (std::int64_t block = 0; block < blocks; ++block) multiply_block(block);
+    }
 }
 
 void apply_threads() {
@@ -77,10 +114,11 @@ void reserve_blas_buffers() {
         thread_count = fit;
         apply_threads();
     }
-    // A product large enough for every thread takes their buffers now.
+    // A product of a block for every thread takes their buffers now.
     constexpr int kSide = 256;
-    std::vector<float> a(kSide * kSide, 0.0f), c(kSide * kSide);
-    gemm(CblasTrans, kSide, kSide, kSide, a.data(), kSide, a.data(), kSide, c.data(), kSide, 1.0f, 0.0f);
+    const std::int64_t rows = kBlockRows * thread_count;
+    std::vector<float> a(static_cast<std::size_t>(rows * kSide), 0.0f), c(a.size());
+    gemm(CblasTrans, rows, kSide, kSide, a.data(), kSide, a.data(), kSide, c.data(), kSide, 1.0f, 0.0f);
     reserved = true;
 }
 
