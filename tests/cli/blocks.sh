@@ -114,7 +114,9 @@ fi
 
 section "--threads 1 and 2 write the same bytes (lt-attend, lt-project, lt-eval, lt-compat)"
 # OpenBLAS's own threads split a product by thread count and rounded the
-# sums of a row differently (1 ulp); lt multiplies blocks of fixed rows.
+# sums of a row differently (1 ulp); lt multiplies tiles of fixed size
+# (256 rows x 2048 columns: 3000 classes are two tiles wide, and 100 test
+# rows of them are two tiles shared by the threads).
 "$PY" - "$WORK" <<'PY' || fail "writing the thread-count files"
 import sys, h5py, numpy as np
 w, rng = sys.argv[1], np.random.default_rng(5)
@@ -131,6 +133,9 @@ with h5py.File(f"{w}/t-protos.h5", "w") as f:
 with h5py.File(f"{w}/t-test.h5", "w") as f:
     f.attrs.update(head, lt_type="features")
     f["features"], f["labels"] = rng.standard_normal((2000, D)).astype("f4"), rng.integers(0, C, 2000)
+with h5py.File(f"{w}/t-few.h5", "w") as f:
+    f.attrs.update(head, lt_type="features")
+    f["features"], f["labels"] = rng.standard_normal((100, D)).astype("f4"), rng.integers(0, C, 100)
 PY
 T=(--classifier "$WORK/t-clf.h5" --protos "$WORK/t-protos.h5")
 for threads in 1 2; do
@@ -138,10 +143,11 @@ for threads in 1 2; do
   expect_ok lt-project -q --features "$WORK/t-test.h5" "${T[@]}" --threads $threads
   cp "$LT_STDOUT" "$WORK/t$threads-project.tsv"
   expect_ok lt-eval -q "$WORK/t-test.h5" "$WORK/t-clf.h5" --threads $threads --predictions "$WORK/t$threads-pred.h5" --top-k 3
+  expect_ok lt-eval -q "$WORK/t-few.h5" "$WORK/t-clf.h5" --threads $threads --predictions "$WORK/t$threads-few.h5" --top-k 3
   expect_ok lt-compat -q "${T[@]}" --sharpness --threads $threads
   cp "$LT_STDOUT" "$WORK/t$threads-sharpness.tsv"
 done
-for file in 0.h5 100.h5 project.tsv pred.h5 sharpness.tsv; do
+for file in 0.h5 100.h5 project.tsv pred.h5 few.h5 sharpness.tsv; do
   cmp -s "$WORK/t1-$file" "$WORK/t2-$file" || fail "--threads 1 and 2 differ: $file"
 done
 echo "blocks.sh: blocks and the screen change nothing"

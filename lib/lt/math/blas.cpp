@@ -34,11 +34,13 @@ int as_int(std::int64_t value, const char* what) {
 
 // OpenBLAS's threads split a product differently for each thread count, so
 // the sums of an output row rounded differently between --threads 1 and 2
-// (1 ulp). A product is cut instead into blocks of kBlockRows rows, each
-// multiplied by one thread (OpenBLAS runs single-threaded inside an OpenMP
-// region, and when told one thread): a row's sums are those of its block,
-// the same for any thread count.
-constexpr std::int64_t kBlockRows = 256;
+// (1 ulp). A product is cut instead into tiles of kTileRows x kTileColumns,
+// each multiplied by one thread (OpenBLAS runs single-threaded inside an
+// OpenMP region, and when told one thread): an output's sums are those of
+// its tile, the same for any thread count. Columns are cut too so that a
+// product of few rows and many classes still uses every thread.
+constexpr std::int64_t kTileRows = 256;
+constexpr std::int64_t kTileColumns = 2048;
 
 // OpenBLAS single-threaded for this scope (it follows the calling thread's
 // OpenMP thread count; the count is restored after).
@@ -58,27 +60,33 @@ void gemm(CBLAS_TRANSPOSE transpose_b, std::int64_t m, std::int64_t n, std::int6
           std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, T alpha, T beta) {
     if (m == 0 || n == 0) return;
     const auto stride = [](std::int64_t ld) { return as_int(std::max<std::int64_t>(ld, 1), "stride"); };
-    const int columns = as_int(n, "columns"), depth = as_int(k, "depth");
+    as_int(n, "columns");
+    const int depth = as_int(k, "depth");
     const int a_stride = stride(lda), b_stride = stride(ldb), c_stride = stride(ldc);
     as_int(m, "rows");
-    const std::int64_t blocks = (m + kBlockRows - 1) / kBlockRows;
-    const auto multiply_block = [&](std::int64_t block) {
-        const std::int64_t first = block * kBlockRows;
-        const int rows = static_cast<int>(std::min(kBlockRows, m - first));
+    const std::int64_t row_tiles = (m + kTileRows - 1) / kTileRows;
+    const std::int64_t column_tiles = (n + kTileColumns - 1) / kTileColumns;
+    const std::int64_t tiles = row_tiles * column_tiles;
+    const auto multiply_tile = [&](std::int64_t tile) {
+        const std::int64_t row = (tile / column_tiles) * kTileRows, column = (tile % column_tiles) * kTileColumns;
+        const int rows = static_cast<int>(std::min(kTileRows, m - row));
+        const int columns = static_cast<int>(std::min(kTileColumns, n - column));
+        // Column j of op(B) is row j of b when transposed, column j otherwise.
+        const T* b_tile = b + (transpose_b == CblasTrans ? column * ldb : column);
         if constexpr (std::is_same_v<T, float>)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + first * lda,
-                        a_stride, b, b_stride, beta, c + first * ldc, c_stride);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + row * lda,
+                        a_stride, b_tile, b_stride, beta, c + row * ldc + column, c_stride);
         else
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + first * lda,
-                        a_stride, b, b_stride, beta, c + first * ldc, c_stride);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, transpose_b, rows, columns, depth, alpha, a + row * lda,
+                        a_stride, b_tile, b_stride, beta, c + row * ldc + column, c_stride);
     };
-    const int workers = static_cast<int>(std::min<std::int64_t>(thread_count, blocks));
+    const int workers = static_cast<int>(std::min<std::int64_t>(thread_count, tiles));
     if (workers > 1 && !omp_in_parallel()) {
 #pragma omp parallel for num_threads(workers) schedule(static)
-        for (std::int64_t block = 0; block < blocks; ++block) multiply_block(block);
+        for (std::int64_t tile = 0; tile < tiles; ++tile) multiply_tile(tile);
     } else {
         const OneBlasThread one;
-        for (std::int64_t block = 0; block < blocks; ++block) multiply_block(block);
+        for (std::int64_t tile = 0; tile < tiles; ++tile) multiply_tile(tile);
     }
 }
 
@@ -114,9 +122,9 @@ void reserve_blas_buffers() {
         thread_count = fit;
         apply_threads();
     }
-    // A product of a block for every thread takes their buffers now.
+    // A product of a tile for every thread takes their buffers now.
     constexpr int kSide = 256;
-    const std::int64_t rows = kBlockRows * thread_count;
+    const std::int64_t rows = kTileRows * thread_count;
     std::vector<float> a(static_cast<std::size_t>(rows * kSide), 0.0f), c(a.size());
     gemm(CblasTrans, rows, kSide, kSide, a.data(), kSide, a.data(), kSide, c.data(), kSide, 1.0f, 0.0f);
     reserved = true;

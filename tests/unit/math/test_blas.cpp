@@ -25,6 +25,45 @@ TEST_CASE("math: gemm_nt and gemm_nn multiply row-major matrices") {
     CHECK(cd == std::vector<double>{4, 5, 10, 11});
 }
 
+// Products larger than one tile (256 rows x 2048 columns, blas.cpp) are
+// multiplied tile by tile: every tile must land where it belongs, with the
+// strides given, whatever the thread count. Small integers keep every sum
+// exact in float32, so the products equal a plain triple loop.
+TEST_CASE("math: products of several tiles, with strides, on 1 and 2 threads") {
+    const std::int64_t m = 300, n = 2100, k = 3, lda = 4, ldb = 5, ldc = n + 3;
+    std::vector<float> a(m * lda), b_rows(n * ldb), b_columns(k * (n + 1));
+    for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t p = 0; p < lda; ++p) a[i * lda + p] = static_cast<float>((i * 7 + p * 3) % 11) - 5;
+    for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t p = 0; p < ldb; ++p) b_rows[j * ldb + p] = static_cast<float>((j * 5 + p) % 9) - 4;
+    for (std::int64_t p = 0; p < k; ++p)
+        for (std::int64_t j = 0; j < n; ++j) b_columns[p * (n + 1) + j] = b_rows[j * ldb + p];
+    const auto expected = [&](std::int64_t i, std::int64_t j) {
+        float sum = 0;
+        for (std::int64_t p = 0; p < k; ++p) sum += a[i * lda + p] * b_rows[j * ldb + p];
+        return sum;
+    };
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        lt::math::set_threads(threads);
+        std::vector<float> nt(m * ldc, 7), nn(m * ldc, 7);
+        lt::math::gemm_nt(m, n, k, a.data(), lda, b_rows.data(), ldb, nt.data(), ldc, 2, 1);
+        lt::math::gemm_nn(m, n, k, a.data(), lda, b_columns.data(), n + 1, nn.data(), ldc);
+        std::int64_t wrong_nt = 0, wrong_nn = 0, padding_touched = 0;
+        for (std::int64_t i = 0; i < m; ++i) {
+            for (std::int64_t j = 0; j < n; ++j) {
+                wrong_nt += nt[i * ldc + j] != 2 * expected(i, j) + 7;
+                wrong_nn += nn[i * ldc + j] != expected(i, j);
+            }
+            for (std::int64_t j = n; j < ldc; ++j) padding_touched += nt[i * ldc + j] != 7 || nn[i * ldc + j] != 7;
+        }
+        CHECK(wrong_nt == 0);
+        CHECK(wrong_nn == 0);
+        CHECK(padding_touched == 0);
+    }
+    lt::math::set_threads(1);
+}
+
 TEST_CASE("math: symmetric_eigen of a 2 x 2 and a diagonal matrix") {
     // [2 1; 1 2]: eigenvalues 1 and 3, eigenvectors (1, -1) / sqrt 2 and (1, 1) / sqrt 2.
     std::vector<double> a = {2, 1, 1, 2}, values(2);
