@@ -77,7 +77,7 @@ expect_ok lt-extract -q --merge "$WORK/test-3.h5" "$WORK/test-1.h5" "$WORK/test-
 same_features "$WORK/test.h5" "$WORK/merged.h5"
 /usr/bin/python3 -c 'import sys, h5py; assert "shard_index" not in h5py.File(sys.argv[1]).attrs' "$WORK/merged.h5" ||
     fail "the merged file still says it is a shard"
-expect_fail 1 "shards 2 of 3 are missing" "$WORK/x.h5" -- \
+expect_fail 1 "shard 2 of 3 is missing" "$WORK/x.h5" -- \
     lt-extract --merge "$WORK/test-1.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
 expect_fail 1 "shard 1/3 is given twice" "$WORK/x.h5" -- \
     lt-extract --merge "$WORK/test-1.h5" "$WORK/test-1.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
@@ -85,6 +85,16 @@ expect_ok lt-extract -q "${E[@]}" --list "$D/val.txt" --root "$D" --shard 2/3 -o
 expect_fail 1 "shards of different extractions" "$WORK/x.h5" -- \
     lt-extract --merge "$WORK/test-1.h5" "$WORK/val-2.h5" "$WORK/test-3.h5" -o "$WORK/x.h5"
 expect_fail 1 "val\.h5 is not a shard" "$WORK/x.h5" -- lt-extract --merge "$WORK/val.h5" -o "$WORK/x.h5"
+expect_fail 1 "shards 2, 3 of 3 are missing" "$WORK/x.h5" -- lt-extract --merge "$WORK/test-1.h5" -o "$WORK/x.h5"
+# Shard attributes no --shard writes: a count of 0 divided by zero.
+for bad in "shard_count=0" "shard_index=0" "shard_index=4" "shard_count=100"; do
+    cp "$WORK/test-1.h5" "$WORK/bad-shard.h5"
+    /usr/bin/python3 -c 'import sys, h5py, numpy as np
+k, v = sys.argv[2].split("=")
+with h5py.File(sys.argv[1], "a") as f: f.attrs[k] = np.int64(v)' "$WORK/bad-shard.h5" "$bad"
+    expect_fail 1 "bad-shard\.h5: shard -?[0-9]+/-?[0-9]+ of a list of 23 rows is not one lt-extract writes" "$WORK/x.h5" -- \
+        lt-extract --merge "$WORK/bad-shard.h5" -o "$WORK/x.h5"
+done
 
 section "a list with CRLF line ends, tabs and spaces in paths gives the same features"
 mkdir -p "$D/with space"
@@ -181,5 +191,34 @@ cp "$WORK/model.h5" "$WORK/own-model.h5"
 expect_fail 2 "own-model\.h5 is an input of this run" -- \
     lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/own-model.h5" -o "$WORK/own-model.h5"
 cmp -s "$WORK/model.h5" "$WORK/own-model.h5" || fail "lt-extract replaced its model"
+# Standard input feeds one input only: the model's bytes are no list.
+expect_fail 2 "--list and --model cannot both be read from stdin" "$X" -- \
+    lt-extract --list - --root "$D" --model - --threads 1 -o "$X" <"$WORK/model.h5"
+# Two shards from stdin: the first reads it all, the second is refused
+# before it reads (it said "standard input is empty").
+expect_fail 2 "'-' names two inputs \(an lt-h5 file twice\): standard input can be read only once" "$X" -- \
+    lt-extract --merge - - -o "$X" <"$WORK/test-1.h5"
+# The model file's own settings are checked, and named as the file's.
+model_with() {  # model_with NAME PYTHON-STATEMENTS (on f, the copy)
+    cp "$WORK/model.h5" "$WORK/$1.h5"
+    /usr/bin/python3 -c "import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'a') as f: $2" "$WORK/$1.h5" || fail "writing $1.h5"
+}
+model_with big-side 'f.attrs["image_size"] = np.int64(100000)'
+expect_fail 1 "big-side\.h5: image_size 100000 is not 0 or 8 to 4096" "$X" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/big-side.h5" -o "$X"
+model_with odd-arch 'f.attrs["arch"] = "resnet7"'
+expect_fail 1 "odd-arch\.h5: arch 'resnet7' is not an architecture lt knows \(resnet" "$X" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/odd-arch.h5" -o "$X"
+model_with odd-preset 'f.attrs["preset"] = "foo"'
+expect_fail 1 "odd-preset\.h5: preset 'foo' is not a transform lt knows" "$X" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/odd-preset.h5" -o "$X"
+# A NaN weight or BatchNorm statistic made every feature NaN, with exit 0.
+model_with nan-weight 'w = f["backbone/conv1.weight"]; v = w[()]; v.flat[3] = np.nan; w[...] = v'
+expect_fail 1 "nan-weight\.h5:/backbone/conv1\.weight holds a non-finite value \(nan\) at element 3" "$X" -- \
+    lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/nan-weight.h5" -o "$X"
+model_with nan-var 'w = f["backbone/bn1.running_var"]; v = w[()]; v[0] = np.inf; w[...] = v'
+expect_fail 1 "nan-var\.h5:/backbone/bn1\.running_var holds a non-finite value \(inf\) at element 0" "$X" -- \
+    lt-extract --arch resnet20 --init "$WORK/nan-var.h5" --list "$WORK/part.txt" --root "$D" --preset small -o "$X"
 rm -f "$X"
 echo "lt-extract: all checks passed"

@@ -160,6 +160,15 @@ void protect_input(const std::string& path) {
     if (known) protected_inputs.push_back(identity);
 }
 
+void claim_standard_input(const std::string& as) {
+    static std::string claimed;  // what standard input is read as, once read
+    if (!claimed.empty())
+        throw UsageError(fmt::format("'-' names two inputs ({}): standard input can be read only once",
+                                     claimed == as ? as + " twice" : claimed + " and " + as),
+                         "give all but one of them as files");
+    claimed = as;
+}
+
 void allow_replacing(const std::string& path) {
     FileIdentity identity{};
     std::lock_guard lock(registry);

@@ -68,6 +68,11 @@ void remove_registered_temporaries();
 
 // A file this run reads (h5::InputFile calls it for each file it opens).
 void protect_input(const std::string& path);
+// Standard input feeds one input of a run: each reader of "-" claims it
+// first, saying what it reads it as ("a list"); a second claim is a
+// UsageError naming both (--model - --list - would read the model's bytes
+// as the list).
+void claim_standard_input(const std::string& as);
 // An output that is meant to replace its input: lt-train --resume updates
 // its checkpoint.
 void allow_replacing(const std::string& path);

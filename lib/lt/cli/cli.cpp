@@ -471,6 +471,17 @@ std::string fill_pattern(const std::string& pattern,
 
 std::string pattern_value(double value) { return fmt::format("{}", value); }
 
+void require_one_standard_input(const std::vector<std::pair<std::string, std::string>>& inputs) {
+    const std::pair<std::string, std::string>* first = nullptr;
+    for (const auto& input : inputs) {
+        if (input.second != "-") continue;
+        if (first)
+            throw UsageError(fmt::format("{} and {} cannot both be read from stdin", first->first, input.first),
+                             "give one of them a file");
+        first = &input;
+    }
+}
+
 void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs) {
     std::error_code ignored;
     for (std::size_t i = 0; i < outputs.size(); ++i)

@@ -152,6 +152,12 @@ std::string pattern_value(double value);
 // "-" (stdout). Empty paths are skipped, and so are devices (/dev/null).
 void require_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& outputs);
 
+// A usage error when two input options ({option, path}) are "-": standard
+// input feeds one, and the first reader would take the other's bytes (a
+// model file read as a list). Readers claim it too (claim_standard_input);
+// this says it before anything is read.
+void require_one_standard_input(const std::vector<std::pair<std::string, std::string>>& inputs);
+
 // A usage error when two inputs ({option, path}) are both "-": standard input
 // can be read once. Checked before anything is read (the second reader would
 // otherwise find it empty, a data error that hides the usage one).

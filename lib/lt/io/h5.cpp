@@ -790,6 +790,7 @@ std::vector<char> read_stream(std::istream& stream) {
 
 std::shared_ptr<Handle> open_input(const std::string& path, std::vector<char>& image) {
     if (path == "-") {
+        claim_standard_input("an lt-h5 file");
         std::ios::sync_with_stdio(false);
         image = read_stream(std::cin);
         if (image.empty()) {

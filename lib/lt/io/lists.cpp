@@ -103,7 +103,10 @@ std::vector<ListEntry> parse_list(std::istream& input, const std::string& name, 
 }
 
 std::vector<ListEntry> read_list(const std::string& path, Labels labels) {
-    if (path == "-") return parse_list(std::cin, "standard input", labels);
+    if (path == "-") {
+        claim_standard_input("a list");
+        return parse_list(std::cin, "standard input", labels);
+    }
     std::ifstream file = open_text_input(path, "list");
     return parse_list(file, path, labels);
 }

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <memory>
 #include <numeric>
@@ -169,6 +170,7 @@ void check_usage(const Options& options) {
     if (options.root.empty()) throw UsageError("--root is required (or --merge)");
     if (options.model.empty() && options.arch.empty())
         throw UsageError("no backbone: give --model MODEL.h5, or --arch A with --init WEIGHTS.h5");
+    cli::require_one_standard_input({{"--list", options.list}, {"--model", options.model}, {"--init", options.init}});
 }
 
 // The batches of a list (or shard) rows [first, end) that a process of a
@@ -244,6 +246,18 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
     }
     std::vector<std::string> ids;
     const auto append = [&](const float* features, std::int64_t row, std::int64_t n) {
+        // The weights are finite (weights::read_state_dict), so a NaN or Inf
+        // here is an overflow of the network on this image.
+        const auto values = static_cast<std::size_t>(n * backbone.feature_dim());
+        const float* bad = std::find_if(features, features + values, [](float v) { return !std::isfinite(v); });
+        if (bad != features + values) {
+            const auto at = static_cast<std::size_t>(row + (bad - features) / backbone.feature_dim());
+            throw Error(fmt::format("the features of image '{}' ({} line {}) are not finite ({})",
+                                    dataset.image_path(at), dataset.list_name, dataset.entries[at].line, *bad),
+                        settings.autocast && settings.lower == at::kHalf
+                            ? "float16 overflows more easily than float32: try --amp bf16, or no --amp"
+                            : "the network overflowed on it: check the image and the weights");
+        }
         ids.clear();
         std::vector<std::int64_t> labels;
         for (std::int64_t i = row; i < row + n; ++i) {
@@ -342,6 +356,11 @@ void merge_shards(const std::vector<std::string>& shard_files, const std::string
         part.split = in.has_attr("split") ? in.attr_string("split") : "";
         part.shard = {in.attr_int("shard_index"), in.attr_int("shard_count")};
         part.first_row = in.attr_int("shard_first_row");
+        // What --shard accepts, of a list that every shard has rows of.
+        if (part.shard.count < 1 || part.shard.index < 1 || part.shard.index > part.shard.count ||
+            part.source.list_rows < part.shard.count)
+            throw SchemaError(fmt::format("{}: shard {}/{} of a list of {} rows is not one lt-extract writes", path,
+                                          part.shard.index, part.shard.count, part.source.list_rows));
         parts.push_back(std::move(part));
     }
     std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.shard.index < b.shard.index; });
@@ -372,7 +391,8 @@ void merge_shards(const std::vector<std::string>& shard_files, const std::string
             else
                 missing.push_back(index);
         }
-        throw Error(fmt::format("shards {} of {} are missing", fmt::join(missing, ", "), count));
+        throw Error(fmt::format("shard{} {} of {} {} missing", missing.size() == 1 ? "" : "s",
+                                fmt::join(missing, ", "), count, missing.size() == 1 ? "is" : "are"));
     }
 
     h5::OutputFile out(output, "features");

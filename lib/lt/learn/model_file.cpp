@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace lt::model_file {
 
 namespace layout = model_layout;
@@ -121,6 +123,9 @@ TrainState read_train_state(const h5::Group& file) {
     TrainState state;
     state.epoch = group.attr_int(layout::kStateEpoch);
     state.step = group.attr_int(layout::kStateStep);
+    if (state.epoch < 0 || state.step < 0)
+        throw SchemaError(fmt::format("{}: /{} has epoch {} and step {}; neither may be negative", file.file_name(),
+                                      layout::kTrainState, state.epoch, state.step));
     state.momentum = weights::read_state_dict(group.group(layout::kMomentum));
     // Checkpoints of one process before data-parallel training recorded none of these.
     const auto optional_int = [&](const char* name, std::int64_t fallback) {
@@ -136,12 +141,30 @@ TrainState read_train_state(const h5::Group& file) {
 TrainedBackbone read_backbone(const std::string& path) {
     const std::unique_ptr<h5::InputFile> in = open(path);
     TrainedBackbone result;
-    result.backbone = models::make_backbone(in->attr_string(layout::kArch));
+    // The file's settings are checked as the command line's would be, but
+    // named as the file's: they are not options the user gave.
+    const std::string arch = in->attr_string(layout::kArch);
+    const std::vector<std::string>& archs = models::arch_names();
+    if (std::find(archs.begin(), archs.end(), arch) == archs.end())
+        throw SchemaError(fmt::format("{}: arch '{}' is not an architecture lt knows ({})", path, arch,
+                                      fmt::join(archs, ", ")));
+    result.backbone = models::make_backbone(arch);
     if (!in->has_group(layout::kBackbone)) throw SchemaError(fmt::format("{} has no /{}", path, layout::kBackbone));
     weights::load_exact(*result.backbone, weights::read_state_dict(in->group(layout::kBackbone)),
                         path + ":/" + layout::kBackbone);
-    if (in->has_attr(layout::kPreset)) result.preset = in->attr_string(layout::kPreset);
-    if (in->has_attr(layout::kImageSize)) result.image_size = static_cast<int>(in->attr_int(layout::kImageSize));
+    if (in->has_attr(layout::kPreset)) {
+        result.preset = in->attr_string(layout::kPreset);
+        if (result.preset != "imagenet" && result.preset != "small")
+            throw SchemaError(fmt::format("{}: preset '{}' is not a transform lt knows (imagenet, small)", path,
+                                          result.preset));
+    }
+    if (in->has_attr(layout::kImageSize)) {
+        // The range of --image-size.
+        const std::int64_t side = in->attr_int(layout::kImageSize);
+        if (side != 0 && (side < 8 || side > 4096))
+            throw SchemaError(fmt::format("{}: image_size {} is not 0 or 8 to 4096", path, side));
+        result.image_size = static_cast<int>(side);
+    }
     return result;
 }
 

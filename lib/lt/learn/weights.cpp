@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace lt::weights {
@@ -36,6 +37,14 @@ models::StateDict read_state_dict(const h5::Group& group) {
             entries.emplace_back(name, tensor_from(values, shape, torch::kLong));
         } else {
             auto values = group.read_floats(name, &shape);
+            // A NaN weight or BatchNorm statistic turns every feature into
+            // NaN; said here, naming it, rather than in a later tool or as a
+            // training loss of NaN.
+            const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+            if (bad != values.end())
+                throw SchemaError(fmt::format("{} holds a non-finite value ({}) at element {}", group.where(name),
+                                              *bad, bad - values.begin()),
+                                  "the weights are damaged, or were saved from a run that diverged");
             entries.emplace_back(name, tensor_from(values, shape, torch::kFloat));
         }
     }

@@ -1,5 +1,6 @@
 #include "lt/wordnet/wordnet.hpp"
 
+#include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 #include "lt/base/log.hpp"
 #include "lt/io/lists.hpp"
@@ -221,7 +222,10 @@ void run(const Options& options) {
     if (!options.map.empty()) map = read_map(options.map);
 
     std::ifstream file;
-    if (options.input != "-") file = open_text_input(options.input, "input");
+    if (options.input != "-")
+        file = open_text_input(options.input, "input");
+    else
+        claim_standard_input("the input table");
     std::istream& input = options.input == "-" ? std::cin : file;
     const std::string source = options.input == "-" ? std::string("standard input") : options.input;
 
