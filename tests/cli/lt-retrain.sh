@@ -77,6 +77,13 @@ for method in crt lws; do
     expect_grep "warning: 1 of the classifier's [0-9]+ classes have no feature row \(class 0\); --method $method" "$LT_STDERR"
 done
 
+section "a rate that drives cRT's cosine scale below 0.01 leaves it there, with a warning"
+# It went negative, and the run ended in "training diverged".
+expect_logged lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --method crt --lr 10 -o "$D/held.h5"
+expect_grep "^lt-retrain: warning: epoch [0-9]+: a step took the cosine head's scale below 0\.01, where it is held \(--lr 10 may be too high for batches of [0-9]+\)$" "$LT_STDERR"
+"$PY" -c 'import sys, h5py; s = h5py.File(sys.argv[1]).attrs["scale"]; assert s >= 0.0099, s' "$D/held.h5" ||
+    fail "the held scale"
+
 section "bad input"
 lt-ensemble "$D/crt-cosine.h5" "$D/lws-cosine.h5" -o "$D/ensemble.h5"
 expect_fail 1 'is an ensemble of 2 classifiers; lt-retrain takes one' "$D/x.h5" -- \
@@ -89,8 +96,9 @@ expect_fail 2 'sampler' "$D/x.h5" -- lt-retrain "$D/train.h5" --classifier "$D/c
 expect_fail 2 'epochs' "$D/x.h5" -- lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --epochs 0 -o "$D/x.h5"
 expect_fail 2 'stdin' "$D/x.h5" -- lt-retrain - --classifier - -o "$D/x.h5"
 expect_fail 1 'cannot open' "$D/x.h5" -- lt-retrain "$D/none.h5" --classifier "$D/cosine.h5" -o "$D/x.h5"
+# (A linear head: a cosine one is first warned of, its scale being held.)
 expect_fail 1 'training diverged \(hint: lower --lr\)' "$D/x.h5" -- \
-    lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --lr 1e30 -o "$D/x.h5"
+    lt-retrain "$D/train.h5" --classifier "$D/linear.h5" --lr 1e30 -o "$D/x.h5"
 expect_fail 2 "--lr: 'inf' is not a finite number" "$D/x.h5" -- \
     lt-retrain "$D/train.h5" --classifier "$D/cosine.h5" --lr inf -o "$D/x.h5"
 echo "lt-retrain: ok"

@@ -77,6 +77,12 @@ grep -v ' [379]$' "$D/train.txt" >"$D/seen.txt"
 expect_ok lt-train -q --train-list "$D/seen.txt" --root "$D" -o "$WORK/seen.h5" "${FAST[@]}" --epochs 1
 expect_equal "$(/usr/bin/python3 -c 'import sys,h5py; print(*h5py.File(sys.argv[1])["classifier/class_ids"][:])' "$WORK/seen.h5")" \
     "0 1 2 4 5 6 8" "class ids of a model trained without classes 3, 7, 9"
+# Their validation images can only be errors: said once, as lt-eval says it.
+expect_logged lt-train -q --train-list "$D/seen.txt" --val-list "$D/val.txt" --root "$D" -o "$WORK/seen-val.h5" \
+    "${FAST[@]}" --epochs 1
+untrained=$(grep -c ' [379]$' "$D/val.txt")
+expect_grep "^lt-train: warning: $D/val.txt: 3 classes \\($untrained of $(wc -l <"$D/val.txt") images\\) not in the training list, ids 3, 7, 9: counted as errors \\(accuracy 0\\) in val top-1 and among the few-shot classes\$" "$LT_STDERR"
+expect_lines "$LT_STDERR" 1
 
 section "linear head, balanced softmax, class-aware and progressive sampling, warm-up, two learning rates"
 expect_ok lt-train -q --train-list "$D/train.txt" --root "$D" -o "$WORK/linear.h5" "${FAST[@]}" --epochs 1 \
@@ -246,5 +252,67 @@ expect_fail 2 "own.txt is an input of this run" -- \
 cmp -s "$WORK/own.txt" "$WORK/part.txt" || fail "lt-train replaced its train list"
 expect_fail 2 "-o and --log name the same file" "$X" -- \
     lt-train "${S[@]}" --image-size 16 --batch-size 4 --log "$X" -o "$X"
+# --log never replaces an input either: the list, the recipe, --init, an image.
+cp "$WORK/part.txt" "$WORK/own-log.txt"
+expect_fail 2 "own-log\.txt is an input of this run" "$X" -- \
+    lt-train --train-list "$WORK/own-log.txt" "${T[@]}" --batch-size 4 -o "$X" --log "$WORK/own-log.txt"
+cmp -s "$WORK/own-log.txt" "$WORK/part.txt" || fail "lt-train --log replaced its train list"
+printf 'epochs = 1\n' >"$WORK/epochs.ini"
+cp "$WORK/epochs.ini" "$WORK/epochs-kept.ini"
+expect_fail 2 "epochs\.ini is an input of this run" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --config "$WORK/epochs.ini" --log "$WORK/epochs.ini" -o "$X"
+expect_fail 2 "epochs\.ini is an input of this run" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --config "$WORK/epochs.ini" -o "$WORK/epochs.ini"
+cmp -s "$WORK/epochs.ini" "$WORK/epochs-kept.ini" || fail "lt-train replaced its recipe"
+cp "$WORK/one.h5" "$WORK/init-copy.h5"
+expect_fail 2 "init-copy\.h5 is an input of this run" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --batch-size 4 --init "$WORK/init-copy.h5" --log "$WORK/init-copy.h5" -o "$X"
+cmp -s "$WORK/one.h5" "$WORK/init-copy.h5" || fail "lt-train --log replaced its --init"
+image=$D/$(head -1 "$WORK/part.txt" | cut -d' ' -f1)
+cp "$image" "$WORK/image-kept.png"
+for output in "-o $image" "-o $X --log $image"; do
+    # shellcheck disable=SC2086  # two words each
+    expect_fail 2 "$image is image '$image' of .*part\.txt \(line 1\); an output may not replace an input" "$X" -- \
+        lt-train "${S[@]}" --image-size 16 --batch-size 4 $output
+    cmp -s "$image" "$WORK/image-kept.png" || fail "lt-train $output replaced an image of its list"
+done
+# A run that fails before its first epoch ends leaves an earlier log as it was.
+echo '{"epoch": 1}' >"$WORK/old.jsonl"
+cp "$WORK/old.jsonl" "$WORK/old-kept.jsonl"
+expect_fail 1 "corrupt\.png.*line 21" "$X" -- lt-train --train-list "$WORK/corrupt.txt" --root "$D" "${NET[@]}" \
+    --batch-size 7 --sampler instance -q -o "$X" --log "$WORK/old.jsonl"
+cmp -s "$WORK/old.jsonl" "$WORK/old-kept.jsonl" || fail "a failed run emptied the earlier --log"
+# A contrastive micro-batch of one image has no negative: its loss is 0.
+expect_fail 2 "--loss simclr needs 2 or more images per micro-batch; --batch-size 4 over 1 process and 4 micro-batches leaves 1" "$X" -- \
+    lt-train "${S[@]}" --image-size 16 --loss simclr --batch-size 4 --micro-batches 4 -o "$X"
 rm -f "$X"
+
+section "edge cases that train: one class, a warm-up beyond 64 bits of steps, --init on --resume, a falling scale"
+# A rate this high for batches of 2 drove the cosine scale negative, and the
+# epoch ended in an internal error (no model file may have such a scale).
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/held.h5" "${NET[@]}" --batch-size 2 --lr 1 \
+    --epochs 1 -q
+expect_grep "^lt-train: warning: epoch 1, step [0-9]+: a step took the cosine classifier's scale below 0\.01, where it is held \(the learning rate [0-9.]+ may be too high for batches of 2\)$" "$LT_STDERR"
+expect_lines "$LT_STDERR" 1
+/usr/bin/python3 -c 'import sys, h5py; s = h5py.File(sys.argv[1])["classifier"].attrs["scale"]; assert s >= 0.0099, s' \
+    "$WORK/held.h5" || fail "the held scale"
+grep ' 0$' "$D/train.txt" >"$WORK/one-class.txt"
+expect_logged lt-train --train-list "$WORK/one-class.txt" --root "$D" -o "$WORK/one-class.h5" "${NET[@]}" --batch-size 8 \
+    --epochs 1 -q
+expect_grep "^lt-train: warning: .*one-class\.txt has one class \(0\): a softmax over one class has loss 0, so nothing is learnt$" "$LT_STDERR"
+expect_lines "$LT_STDERR" 1
+# llround of a warm-up of 1e30 epochs of steps overflowed into no warm-up at all (lr 0.05).
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/warm.h5" "${FAST[@]}" --epochs 1 -q \
+    --warmup-epochs 1e30 --log "$WORK/warm.jsonl"
+/usr/bin/python3 -c 'import json, sys; lr = json.loads(open(sys.argv[1]).read())["lr"]; assert 0 < lr < 1e-12, lr' \
+    "$WORK/warm.jsonl" || fail "a warm-up of 1e30 epochs: the rate is not ~0"
+# The resumed run's weights come from its checkpoint, not from --init, and
+# the file goes on naming what it started from.
+cp "$WORK/one.h5" "$WORK/resumed.h5"
+expect_logged lt-train --train-list "$D/train.txt" --root "$D" -o "$WORK/resumed.h5" "${FAST[@]}" --epochs 2 -q \
+    --resume --init "$WORK/init-copy.h5"
+expect_grep "^lt-train: warning: --init .*init-copy\.h5 is not used: the run resumes from .*resumed\.h5, whose weights started from its seed$" "$LT_STDERR"
+/usr/bin/python3 -c 'import sys, h5py; f = h5py.File(sys.argv[1]); assert "init" not in f.attrs and f.attrs["epoch"] == 2' \
+    "$WORK/resumed.h5" || fail "the resumed model records an --init it did not use"
+
 echo "lt-train: all checks passed"

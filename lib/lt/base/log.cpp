@@ -1,5 +1,6 @@
 #include "lt/base/log.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace lt::log {
@@ -22,6 +23,13 @@ void write(const std::string& line) {
     const std::string who = process_rank > 0 ? fmt::format("{} (rank {})", tool_name, process_rank) : tool_name;
     std::fprintf(stderr, "%s: %s\n", who.c_str(), line.c_str());
     std::fflush(stderr);
+}
+
+std::string some_of(const std::vector<std::int64_t>& ids, std::size_t shown) {
+    std::string text;
+    for (std::size_t i = 0; i < std::min(ids.size(), shown); ++i) text += (i ? ", " : "") + std::to_string(ids[i]);
+    if (ids.size() > shown) text += fmt::format(", ... ({} more)", ids.size() - shown);
+    return text;
 }
 
 }  // namespace lt::log

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lt::log {
 
@@ -23,6 +25,10 @@ void set_rank(int rank);
 int rank();
 
 void write(const std::string& line);
+
+// The ids a message names: the first `shown`, then how many more
+// ("3, 7, 9" or "0, 1, ..., 9, ... (5 more)").
+std::string some_of(const std::vector<std::int64_t>& ids, std::size_t shown = 10);
 
 template <class... Args>
 void info(fmt::format_string<Args...> format, Args&&... args) {

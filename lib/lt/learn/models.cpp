@@ -370,6 +370,15 @@ torch::Tensor CosineClassifier::forward(torch::Tensor features) {
 
 double CosineClassifier::scale() const { return scale_.item<double>(); }
 
+bool CosineClassifier::hold_scale_positive() {
+    // As the float32 parameter holds it (0.01f is below 0.01).
+    const double least = static_cast<float>(kMinScale);
+    if (!(scale() < least)) return false;  // NaN is the loss check's
+    torch::NoGradGuard no_grad;
+    scale_.fill_(kMinScale);
+    return true;
+}
+
 LinearClassifier::LinearClassifier(std::int64_t num_classes, std::int64_t feature_dim)
     : Classifier(num_classes, feature_dim) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(feature_dim));

@@ -111,6 +111,12 @@ public:
     ClassifierKind kind() const override { return ClassifierKind::cosine; }
     double scale() const;
     const torch::Tensor& scale_parameter() const { return scale_; }
+    // The least scale a step may leave: a negative one inverts every score,
+    // and a model file refuses one that is not positive.
+    static constexpr double kMinScale = 0.01;
+    // After an optimizer step: a scale below kMinScale is set to it (a
+    // projected step); true when it was.
+    bool hold_scale_positive();
 
 private:
     torch::Tensor scale_;

@@ -1,5 +1,6 @@
 #include "lt/learn/recipes.hpp"
 
+#include "lt/base/atomic_file.hpp"
 #include "lt/base/error.hpp"
 
 #include <fmt/format.h>
@@ -57,6 +58,7 @@ void add_config_option(CLI::App& app) {
             [](std::string& value) -> std::string {
                 try {
                     value = resolve(value);
+                    protect_input(value);  // no output of the run may replace its recipe
                 } catch (const UsageError& error) {
                     return error.what();
                 }

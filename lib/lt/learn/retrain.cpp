@@ -125,6 +125,9 @@ Classifier retrain(const Classifier& classifier, const Matrix& features, const s
         lws_scales = torch::ones({classes}).set_requires_grad(true);
         parameters = {lws_scales};
     }
+    // As lt-train does: a step never leaves the cosine scale below kMinScale.
+    auto* cosine_head = dynamic_cast<models::CosineClassifier*>(head.get());
+    bool scale_held = false;
     torch::optim::SGD optimizer(
         parameters,
         torch::optim::SGDOptions(settings.lr).momentum(settings.momentum).weight_decay(settings.weight_decay));
@@ -156,6 +159,12 @@ Classifier retrain(const Classifier& classifier, const Matrix& features, const s
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();
+            if (cosine_head && cosine_head->hold_scale_positive() && !scale_held) {
+                scale_held = true;
+                log::warn("epoch {}: a step took the cosine head's scale below {}, where it is held (--lr {} may be "
+                          "too high for batches of {})",
+                          epoch + 1, models::CosineClassifier::kMinScale, settings.lr, settings.batch_size);
+            }
             loss_sum += loss.item<double>() * static_cast<double>(count);
         }
         if (!std::isfinite(loss_sum))

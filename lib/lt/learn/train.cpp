@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -273,6 +274,9 @@ struct Run {
     std::unique_ptr<dist::GradientBuckets> buckets;  // a job of several processes only
     precision::Settings precision;                   // --amp, channels_last (lt/learn/precision.hpp)
     precision::LossScaler scaler;                    // --amp fp16 only
+    std::string init;        // the --init the weights started from (a resumed run: the checkpoint's)
+    models::CosineClassifier* cosine = nullptr;  // the model's classifier when it is one
+    bool scale_held = false;                     // its scale was held at kMinScale (warned once)
     int first_epoch = 0;     // epochs already done
     std::int64_t step = 0;   // optimizer steps already done
     std::int64_t total_steps = 0, warmup_steps = 0;
@@ -293,8 +297,11 @@ struct Run {
           sgd(options_.momentum, options_.weight_decay),
           precision(precision_),
           scaler(precision_.loss_scaling),
+          init(options_.init),
           total_steps(options_.epochs * steps_per_epoch()),
-          warmup_steps(std::llround(options_.warmup_epochs * static_cast<double>(steps_per_epoch()))),
+          // Capped where llround would leave 64 bits: the rates of such a
+          // warm-up are all but 0 anyway.
+          warmup_steps(std::llround(std::min(options_.warmup_epochs * static_cast<double>(steps_per_epoch()), 0x1p62))),
           row_of_label(to_tensor(classes.row_of_label)) {
         if (options.loss == "balanced-softmax")
             log_counts = to_tensor(classes.counts).to(at::kFloat).log().to(device);
@@ -334,7 +341,7 @@ void write_checkpoint(const Run& run, int epochs_done) {
     checkpoint.attributes.push_back({model_layout::kTrainList, options.train_list});
     checkpoint.attributes.push_back({model_layout::kRoot, options.root});
     if (!options.val_list.empty()) checkpoint.attributes.push_back({model_layout::kValList, options.val_list});
-    if (!options.init.empty()) checkpoint.attributes.push_back({model_layout::kInit, options.init});
+    if (!run.init.empty()) checkpoint.attributes.push_back({model_layout::kInit, run.init});
     model_file::TrainState& state = checkpoint.state;
     state.epoch = epochs_done;
     state.step = run.step;
@@ -372,6 +379,10 @@ void restore_checkpoint(Run& run) {
         model_file::read_weights(*in, *run.contrastive);
     else
         model_file::read_weights(*in, *run.model, run.classes.ids);
+    run.init = in->has_attr(model_layout::kInit) ? in->attr_string(model_layout::kInit) : "";
+    if (!run.options.init.empty() && run.options.init != run.init)
+        log::warn("--init {} is not used: the run resumes from {}, whose weights started from {}", run.options.init,
+                  path, run.init.empty() ? "its seed" : run.init);
     const model_file::TrainState state = model_file::read_train_state(*in);
     run.sgd.load(state.momentum, fmt::format("{}:/{}/{}", path, model_layout::kTrainState, model_layout::kMomentum));
     run.first_epoch = static_cast<int>(state.epoch);
@@ -393,8 +404,16 @@ bool file_exists(const std::string& path) {
 }
 
 // Samplers that draw with replacement may not visit every image for a long
-// time: a missing file is reported now rather than hours into a run.
-void check_images_exist(const ImageDataset& dataset) {
+// time: a missing file is reported now rather than hours into a run. An
+// output (-o, --log) that is one of the images would replace it after the
+// first epoch, and the next epoch would read the model file as an image.
+void check_images_exist(const ImageDataset& dataset, const std::vector<std::string>& outputs) {
+    std::vector<std::pair<const std::string*, struct stat>> existing;
+    for (const std::string& output : outputs) {
+        struct stat info {};
+        if (!output.empty() && output != "-" && stat(output.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+            existing.emplace_back(&output, info);
+    }
     for (std::size_t i = 0; i < dataset.size(); ++i) {
         const std::string path = dataset.image_path(i);
         struct stat info {};
@@ -405,10 +424,34 @@ void check_images_exist(const ImageDataset& dataset) {
             throw Error(fmt::format("cannot read image '{}': {} ({} line {})", path, problem, dataset.list_name,
                                     dataset.entries[i].line),
                         "lt-data check LIST --root DIR decodes every image of a list");
+        for (const auto& [output, output_info] : existing)
+            if (output_info.st_dev == info.st_dev && output_info.st_ino == info.st_ino)
+                throw UsageError(fmt::format("{} is image '{}' of {} (line {}); an output may not replace an input",
+                                             *output, path, dataset.list_name, dataset.entries[i].line),
+                                 "write the output elsewhere");
     }
 }
 
 // ---- validation
+
+// A validation class the training list lacks has no classifier row: its
+// images can only be errors, and its training count of 0 puts it among the
+// few-shot classes, as lt-eval scores it (and says so).
+void warn_of_untrained_classes(const ImageDataset& val_data, const TrainingClasses& classes) {
+    const std::vector<std::int64_t> by_label = class_counts(val_data.entries);
+    std::vector<std::int64_t> untrained;
+    std::int64_t images = 0;
+    for (std::size_t label = 0; label < by_label.size(); ++label) {
+        if (by_label[label] == 0 || classes.count_of(static_cast<std::int64_t>(label)) > 0) continue;
+        untrained.push_back(static_cast<std::int64_t>(label));
+        images += by_label[label];
+    }
+    if (untrained.empty()) return;
+    log::warn("{}: {} class{} ({} of {} images) not in the training list, id{} {}: counted as errors (accuracy 0) "
+              "in val top-1 and among the few-shot classes",
+              val_data.list_name, untrained.size(), untrained.size() == 1 ? "" : "es", images, val_data.size(),
+              untrained.size() == 1 ? "" : "s", log::some_of(untrained));
+}
 
 struct Validation {
     double top1 = 0, many = 0, medium = 0, few = 0;  // percent; NaN for a group without classes
@@ -484,31 +527,49 @@ Validation validate(Run& run, BatchLoader& loader) {
     return {100.0 * static_cast<double>(correct) / static_cast<double>(images), mean(0), mean(1), mean(2)};
 }
 
+// The model is first written after a whole epoch: a folder that cannot take
+// it is reported before training.
+void check_output_folder(const std::string& path) {
+    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    const std::string name = folder.empty() ? "." : folder.string();
+    if (access(name.c_str(), W_OK) != 0)
+        throw Error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+}
+
 // ---- the per-epoch log
 
 std::string json_number(double value) { return std::isfinite(value) ? fmt::format("{}", value) : "null"; }
 
+// The file is checked when training starts but opened only for the first
+// epoch's line: a run that fails before that leaves an earlier log as it was.
 class EpochLog {
 public:
-    EpochLog(const std::string& path, bool append) : path_(path), to_stdout_(path == "-") {
+    EpochLog(const std::string& path, bool append) : path_(path), to_stdout_(path == "-"), append_(append) {
         if (path.empty() || to_stdout_) return;
-        file_.open(path, append ? std::ios::app : std::ios::trunc);
-        if (!file_) throw Error(fmt::format("cannot write the log {}: {}", path, std::strerror(errno)));
+        check_not_an_input(path);
+        check_output_folder(path);
+        if (access(path.c_str(), F_OK) == 0 && access(path.c_str(), W_OK) != 0)
+            throw Error(fmt::format("cannot write the log {}: {}", path, std::strerror(errno)));
     }
     void write(const std::string& line) {
         errno = 0;
         if (to_stdout_) {
             if (std::fputs((line + "\n").c_str(), stdout) < 0 || std::fflush(stdout) != 0)
                 throw Error(fmt::format("cannot write the log to standard output: {}", std::strerror(errno)));
-        } else if (file_.is_open()) {
-            file_ << line << '\n' << std::flush;
+            return;
+        }
+        if (path_.empty()) return;
+        if (!file_.is_open()) {
+            file_.open(path_, append_ ? std::ios::app : std::ios::trunc);
             if (!file_) throw Error(fmt::format("cannot write the log {}: {}", path_, std::strerror(errno)));
         }
+        file_ << line << '\n' << std::flush;
+        if (!file_) throw Error(fmt::format("cannot write the log {}: {}", path_, std::strerror(errno)));
     }
 
 private:
     std::string path_;
-    bool to_stdout_;
+    bool to_stdout_, append_;
     std::ofstream file_;
 };
 
@@ -609,6 +670,12 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
         at::Tensor targets;  // none for contrastive training
         if (!run.contrastive) targets = run.row_of_label.index_select(0, to_tensor(batch.labels)).to(run.device);
         const double value = train_step(run, images, targets, {result.rate_backbone, result.rate});
+        if (run.cosine && run.cosine->hold_scale_positive() && !run.scale_held) {
+            run.scale_held = true;
+            log::warn("epoch {}, step {}: a step took the cosine classifier's scale below {}, where it is held (the "
+                      "learning rate {:.4g} may be too high for batches of {})",
+                      epoch + 1, run.step + 1, models::CosineClassifier::kMinScale, result.rate, options.batch_size);
+        }
         if (!std::isfinite(value))
             throw Error(fmt::format("the loss is {} at epoch {}, step {}", value, epoch + 1, run.step + 1),
                         "lower --lr");
@@ -627,15 +694,6 @@ EpochResult train_epoch(Run& run, BatchLoader& loader, const Sampler& sampler, i
 
 std::string group_text(double value) { return std::isfinite(value) ? fmt::format("{:.1f}", value) : "-"; }
 
-// The model is first written after a whole epoch: a folder that cannot take
-// it is reported before training.
-void check_output_folder(const std::string& path) {
-    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-    const std::string name = folder.empty() ? "." : folder.string();
-    if (access(name.c_str(), W_OK) != 0)
-        throw Error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-}
-
 void check_usage(const Options& options, const dist::Launch& launch) {
     if (options.train_list == "-" || options.val_list == "-")
         throw UsageError("the lists must be files, not '-': training reads the images every epoch, and "
@@ -649,6 +707,14 @@ void check_usage(const Options& options, const dist::Launch& launch) {
         throw UsageError("--val-list needs a classifier, which --loss simclr does not train",
                          "drop --val-list; evaluate the backbone with lt-extract, lt-protos and lt-eval");
     const int parts = launch.world_size * options.micro_batches;
+    // NT-Xent contrasts each image with the other images of its micro-batch:
+    // one alone has no negative, and its loss is 0 whatever the network does.
+    if (contrastive(options) && options.batch_size % parts == 0 && options.batch_size / parts < 2)
+        throw UsageError(fmt::format("--loss simclr needs 2 or more images per micro-batch; --batch-size {} over {} "
+                                     "process{} and {} micro-batch{} leaves 1",
+                                     options.batch_size, launch.world_size, launch.world_size == 1 ? "" : "es",
+                                     options.micro_batches, options.micro_batches == 1 ? "" : "es"),
+                         fmt::format("use --batch-size {} or more", 2 * parts));
     if (options.batch_size % parts != 0) {
         const std::string split =
             launch.world_size > 1
@@ -691,7 +757,7 @@ void check_same_run(Run& run) {
 void train(const Options& options, const Compute& compute, dist::Group& group,
            const precision::Settings& precision_settings) {
     Run run(options, group, precision_settings);
-    check_images_exist(run.train_data);
+    check_images_exist(run.train_data, {options.output.path, options.log});
     const std::int64_t images = static_cast<std::int64_t>(run.train_data.size());
     if (images < options.batch_size)
         throw Error(fmt::format("the batch size {} is larger than the {} training images", options.batch_size, images),
@@ -708,10 +774,14 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
         run.sgd.add_group(*run.contrastive->projection(), "projection.", kClassifierRate);
     } else {
         if (run.classes.size() == 0) throw Error(fmt::format("{} has no labelled image", options.train_list));
+        if (run.classes.size() == 1)
+            log::warn("{} has one class ({}): a softmax over one class has loss 0, so nothing is learnt",
+                      options.train_list, run.classes.ids.front());
         run.model = std::make_shared<models::Model>(options.arch, run.classes.size(),
                                                     models::parse_classifier_kind(options.head));
         run.model->to(run.device);
         precision::prepare(*run.model, run.precision);
+        run.cosine = dynamic_cast<models::CosineClassifier*>(run.model->classifier().get());
         run.sgd.add_group(*run.model->backbone(), "backbone.", kBackboneRate);
         run.sgd.add_group(*run.model->classifier(), "classifier.", kClassifierRate);
     }
@@ -753,8 +823,9 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
     log::info("{}: {} images{}; {} steps of {} images per epoch{}", options.train_list, images,
               run.contrastive ? fmt::format(", labels ignored (--loss simclr: two views each, temperature {})",
                                             options.temperature)
-                              : fmt::format(" in {} classes ({} many, {} medium, {} few)", run.classes.size(),
-                                            groups.many, groups.medium, groups.few),
+                              : fmt::format(" in {} class{} ({} many, {} medium, {} few)", run.classes.size(),
+                                            run.classes.size() == 1 ? "" : "es", groups.many, groups.medium,
+                                            groups.few),
               run.steps_per_epoch(), options.batch_size,
               group.distributed() || options.micro_batches > 1
                   ? fmt::format(" ({} per process{})", run.rank_batch(),
@@ -777,7 +848,8 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
     if (!options.val_list.empty()) {
         loader_options.drop_last = false;
         ImageDataset val_data = open_image_dataset(options.val_list, options.root);
-        check_images_exist(val_data);
+        check_images_exist(val_data, {options.output.path, options.log});
+        warn_of_untrained_classes(val_data, run.classes);
         val_loader = std::make_unique<BatchLoader>(std::move(val_data),
                                                    image_transform(options.preset, false, options.image_size),
                                                    loader_options);
@@ -790,7 +862,11 @@ void train(const Options& options, const Compute& compute, dist::Group& group,
                                           : run.train_data.labels(),
                           sampler_options);
     std::unique_ptr<EpochLog> epoch_log;
-    if (group.is_root()) epoch_log = std::make_unique<EpochLog>(options.log, resuming);
+    if (group.is_root()) {
+        // Every input is open by now: -o is first written after an epoch.
+        check_not_an_input(options.output.path);
+        epoch_log = std::make_unique<EpochLog>(options.log, resuming);
+    }
 
     std::vector<at::Tensor> buffers;
     for (const at::Tensor& buffer : run.trained().buffers()) buffers.push_back(buffer);

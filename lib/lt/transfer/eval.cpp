@@ -499,14 +499,11 @@ std::vector<Result> evaluate(const FeaturesReader& features, const std::vector<C
 std::string missing_rows_warning(const Result& result, bool counts_known) {
     const std::size_t classes = result.missing_ids.size();
     if (classes == 0) return {};
-    constexpr std::size_t kShownIds = 10;
-    std::string ids;
-    for (std::size_t i = 0; i < std::min(classes, kShownIds); ++i) ids += (i ? ", " : "") + std::to_string(result.missing_ids[i]);
-    if (classes > kShownIds) ids += fmt::format(", ... ({} more)", classes - kShownIds);
     std::string text = fmt::format(
         "{}: no row for {} test class{} ({} of {} test samples), id{} {}: counted as errors (accuracy 0) {}",
         result.name, classes, classes == 1 ? "" : "es", result.missing_samples, result.samples, classes == 1 ? "" : "s",
-        ids, counts_known ? "in their groups" : "in the ungrouped column (no training count)");
+        log::some_of(result.missing_ids),
+        counts_known ? "in their groups" : "in the ungrouped column (no training count)");
     if (2 * result.missing_samples > result.samples)
         text += "; more than half of the test samples have no row: the test labels and the classifier's class ids "
                 "may be from different id spaces";

@@ -217,6 +217,22 @@ TEST_CASE("models: cosine classifier on hand-computed cosines") {
     CHECK(state_dict(head)[1].first == "scale");
 }
 
+TEST_CASE("models: a cosine classifier's scale is held at kMinScale, never below") {
+    CosineClassifier head(3, 2);
+    CHECK_FALSE(head.hold_scale_positive());  // 16: left alone
+    CHECK(head.scale() == 16.0);
+    for (const double below : {0.005, 0.0, -3.9}) {
+        {
+            torch::NoGradGuard no_grad;
+            head.scale_parameter().fill_(below);
+        }
+        CHECK(head.hold_scale_positive());
+        CHECK(head.scale() == doctest::Approx(CosineClassifier::kMinScale));
+        CHECK_FALSE(head.hold_scale_positive());
+    }
+    CHECK(head.scale_parameter().requires_grad());  // still learned
+}
+
 TEST_CASE("models: linear classifier") {
     LinearClassifier head(2, 2);
     {
