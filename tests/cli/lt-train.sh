@@ -133,6 +133,10 @@ cmp -s "$WORK/whole.h5" "$WORK/again.h5" || fail "resuming a finished run rewrot
 expect_ok lt-train "${RUN[@]}" -o "$WORK/again.h5" --resume --epochs 3
 expect_equal "$(attr "$WORK/again.h5" / epoch)" 3 "epoch after extending the run"
 expect_fail 2 'trained with lr 0.05, not 0.1' -- lt-train "${BIG[@]}" --seed 5 --lr 0.1 --epochs 3 -o "$WORK/whole.h5" --resume
+head -n -1 "$WORK/big/train.txt" >"$WORK/big/shorter.txt"
+expect_fail 2 "cannot resume .*whole\.h5: it was trained on another training list \(or on .*big/train\.txt as it was then: its lines differ now\)" -- \
+    lt-train --train-list "$WORK/big/shorter.txt" --root "$WORK/big" "${NET[@]}" --batch-size 16 -q --lr 0.05 --seed 5 \
+    --epochs 3 -o "$WORK/whole.h5" --resume
 expect_ok lt-train "${RUN[@]}" -o "$WORK/fresh.h5" --resume --epochs 1  # no checkpoint yet: from scratch
 expect_equal "$(attr "$WORK/fresh.h5" / epoch)" 1 "epoch of a --resume without checkpoint"
 

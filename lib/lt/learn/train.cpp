@@ -235,6 +235,8 @@ SamplerKind sampler_kind(const Options& options) {
     return contrastive(options) ? SamplerKind::instance : parse_sampler_kind(options.sampler);
 }
 
+constexpr const char* kTrainListHash = "train_list_hash";
+
 // The options that define the computation: recorded on the model's root and
 // required to be the same when a run is resumed. The number of processes and
 // of micro-batches is not among them: each step sees the same images.
@@ -254,7 +256,7 @@ std::vector<model_file::Setting> run_settings(const Options& options, const Imag
             {model_layout::kPreset, options.preset},
             {model_layout::kImageSize, std::int64_t{transform.size}},
             {"seed", static_cast<std::int64_t>(options.seed.seed)},
-            {"train_list_hash", train_list_hash}};
+            {kTrainListHash, train_list_hash}};
     if (contrastive(options)) settings.push_back({"temperature", options.temperature});
     return settings;
 }
@@ -362,6 +364,14 @@ void check_resumable(const h5::InputFile& in, const std::vector<model_file::Sett
         if (!in.has_attr(setting.name))
             throw SchemaError(fmt::format("{} does not record {}; cannot resume it", in.file_name(), setting.name));
         const std::string stored = setting.stored_text(in);
+        // Two hashes would tell the user nothing: name the list it was trained on.
+        if (stored != setting.text() && setting.name == kTrainListHash)
+            throw UsageError(fmt::format("cannot resume {}: it was trained on another training list (or on {} as it "
+                                         "was then: its lines differ now)",
+                                         in.file_name(),
+                                         in.has_attr(model_layout::kTrainList) ? in.attr_string(model_layout::kTrainList)
+                                                                               : "a list"),
+                             "resume with the list of the interrupted run, or drop --resume to start over");
         if (stored != setting.text())
             throw UsageError(fmt::format("cannot resume {}: it was trained with {} {}, not {}", in.file_name(),
                                          setting.name, stored, setting.text()),
