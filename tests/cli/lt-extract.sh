@@ -191,6 +191,11 @@ cp "$WORK/model.h5" "$WORK/own-model.h5"
 expect_fail 2 "own-model\.h5 is an input of this run" -- \
     lt-extract --list "$WORK/part.txt" --root "$D" --model "$WORK/own-model.h5" -o "$WORK/own-model.h5"
 cmp -s "$WORK/model.h5" "$WORK/own-model.h5" || fail "lt-extract replaced its model"
+image=$D/$(sed -n 3p "$WORK/part.txt" | cut -d' ' -f1)
+cp "$image" "$WORK/image-kept.png"
+expect_fail 2 "$image is image '$image' of .*part\.txt \(line 3\); an output may not replace an input" -- \
+    lt-extract --list "$WORK/part.txt" "${L[@]}" -o "$image"
+cmp -s "$image" "$WORK/image-kept.png" || fail "lt-extract replaced an image of its list"
 # Standard input feeds one input only: the model's bytes are no list.
 expect_fail 2 "--list and --model cannot both be read from stdin" "$X" -- \
     lt-extract --list - --root "$D" --model - --threads 1 -o "$X" <"$WORK/model.h5"

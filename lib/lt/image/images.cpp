@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <png.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csetjmp>
@@ -387,6 +388,27 @@ cv::Mat ImageDataset::load(std::size_t index) const {
         throw Error(fmt::format("{} ({} line {})", error.what(), list_name, entries[index].line),
                     error.hint().empty() ? "lt-data check LIST --root DIR lists every bad image of a list"
                                          : error.hint());
+    }
+}
+
+void refuse_outputs_among_images(const ImageDataset& dataset, const std::vector<std::string>& outputs,
+                                 std::size_t first, std::size_t end) {
+    std::vector<std::pair<const std::string*, struct stat>> existing;
+    for (const std::string& output : outputs) {
+        struct stat info {};
+        if (!output.empty() && output != "-" && stat(output.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+            existing.emplace_back(&output, info);
+    }
+    if (existing.empty()) return;
+    for (std::size_t i = first; i < std::min(end, dataset.size()); ++i) {
+        const std::string path = dataset.image_path(i);
+        struct stat info {};
+        if (stat(path.c_str(), &info) != 0) continue;  // the reader reports it
+        for (const auto& [output, output_info] : existing)
+            if (output_info.st_dev == info.st_dev && output_info.st_ino == info.st_ino)
+                throw UsageError(fmt::format("{} is image '{}' of {} (line {}); an output may not replace an input",
+                                             *output, path, dataset.list_name, dataset.entries[i].line),
+                                 "write the output elsewhere");
     }
 }
 

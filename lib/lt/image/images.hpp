@@ -53,6 +53,13 @@ struct ImageDataset {
     cv::Mat load(std::size_t index) const;
 };
 
+// A UsageError when an output that already exists is, by device and inode,
+// the image of one of rows [first, end): it would replace that image (and a
+// later epoch would read the model as one). One stat per image, and only
+// when one of the outputs exists.
+void refuse_outputs_among_images(const ImageDataset& dataset, const std::vector<std::string>& outputs,
+                                 std::size_t first, std::size_t end);
+
 // Reads the list (see read_list) and keeps the root; no image is opened yet.
 // Training needs a label on every line (the default); extraction and checks
 // also take lines with a path only (label -1).

@@ -234,6 +234,8 @@ void extract_rows(const Options& options, const Compute& compute, dist::Group& g
     std::unique_ptr<h5::OutputFile> out;
     std::unique_ptr<FeaturesWriter> writer;
     if (group.is_root()) {
+        refuse_outputs_among_images(dataset, {options.output.path}, static_cast<std::size_t>(first),
+                                    static_cast<std::size_t>(end));
         out = std::make_unique<h5::OutputFile>(options.output.path, "features");
         source.write(*out);
         if (sharded) {

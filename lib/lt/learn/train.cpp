@@ -415,15 +415,8 @@ bool file_exists(const std::string& path) {
 
 // Samplers that draw with replacement may not visit every image for a long
 // time: a missing file is reported now rather than hours into a run. An
-// output (-o, --log) that is one of the images would replace it after the
-// first epoch, and the next epoch would read the model file as an image.
+// output (-o, --log) may not be one of the images.
 void check_images_exist(const ImageDataset& dataset, const std::vector<std::string>& outputs) {
-    std::vector<std::pair<const std::string*, struct stat>> existing;
-    for (const std::string& output : outputs) {
-        struct stat info {};
-        if (!output.empty() && output != "-" && stat(output.c_str(), &info) == 0 && S_ISREG(info.st_mode))
-            existing.emplace_back(&output, info);
-    }
     for (std::size_t i = 0; i < dataset.size(); ++i) {
         const std::string path = dataset.image_path(i);
         struct stat info {};
@@ -434,12 +427,8 @@ void check_images_exist(const ImageDataset& dataset, const std::vector<std::stri
             throw Error(fmt::format("cannot read image '{}': {} ({} line {})", path, problem, dataset.list_name,
                                     dataset.entries[i].line),
                         "lt-data check LIST --root DIR decodes every image of a list");
-        for (const auto& [output, output_info] : existing)
-            if (output_info.st_dev == info.st_dev && output_info.st_ino == info.st_ino)
-                throw UsageError(fmt::format("{} is image '{}' of {} (line {}); an output may not replace an input",
-                                             *output, path, dataset.list_name, dataset.entries[i].line),
-                                 "write the output elsewhere");
     }
+    refuse_outputs_among_images(dataset, outputs, 0, dataset.size());
 }
 
 // ---- validation
